@@ -1,0 +1,252 @@
+// Package mock is the built-in scripted agent (spec §13). It needs no binary
+// and no credentials; user messages select fixed event sequences that
+// exercise every part of the universal event model. Its scripts live in
+// script.go as pure functions; this file only plays them.
+package mock
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// DefaultPause is the reference's delay between scripted events, slow
+// enough for a UI to show streaming.
+const DefaultPause = 200 * time.Millisecond
+
+var errStopped = errors.New("mock session stopped")
+
+// Agent is the mock agent; its zero value plays scripts without pausing.
+type Agent struct {
+	pause time.Duration
+}
+
+var _ adapters.Agent = (*Agent)(nil)
+
+// Option configures an Agent.
+type Option func(*Agent)
+
+// WithPause sets the delay between scripted events; 0 plays scripts at once.
+func WithPause(d time.Duration) Option {
+	return func(a *Agent) { a.pause = d }
+}
+
+// New returns the mock agent, pausing DefaultPause between events unless
+// told otherwise.
+func New(opts ...Option) *Agent {
+	a := &Agent{pause: DefaultPause}
+	for _, opt := range opts {
+		opt(a)
+	}
+	return a
+}
+
+func (*Agent) ID() string { return "mock" }
+
+// Info reports the mock as always installed; it supports every capability
+// except variants and a shared process (spec §6.1).
+func (*Agent) Info(context.Context) adapters.Info {
+	return adapters.Info{
+		Installed:            true,
+		CredentialsAvailable: true,
+		Runnable:             true,
+		Version:              "builtin",
+		Capabilities: adapters.Capabilities{
+			PlanMode:         true,
+			Permissions:      true,
+			Questions:        true,
+			ToolCalls:        true,
+			ToolResults:      true,
+			TextMessages:     true,
+			Images:           true,
+			FileAttachments:  true,
+			SessionLifecycle: true,
+			ErrorEvents:      true,
+			Reasoning:        true,
+			Status:           true,
+			CommandExecution: true,
+			FileChanges:      true,
+			McpTools:         true,
+			StreamingDeltas:  true,
+			ItemStarted:      true,
+		},
+		Modes: []adapters.Mode{
+			{ID: "build", Name: "Build", Description: "Mock agent for UI testing"},
+			{ID: "plan", Name: "Plan", Description: "Plan-only mock mode"},
+		},
+		PermissionModes: map[string]string{"default": "default", "plan": "plan", "bypass": "bypass", "acceptEdits": "default"},
+		Models:          []adapters.Model{{ID: "mock", Name: "Mock"}},
+		DefaultModel:    "mock",
+		Resumable:       true,
+	}
+}
+
+// Start begins a session whose events are emitted by one goroutine owned by
+// the session, which Stop ends. The goroutine lives on the session's own
+// context, not ctx, since it outlives the create request.
+func (a *Agent) Start(_ context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		nativeID: "mock-" + req.SessionID,
+		emit:     emit,
+		pause:    a.pause,
+		ctx:      ctx,
+		cancel:   cancel,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+	go s.run()
+	return s, nil
+}
+
+type session struct {
+	nativeID string
+	emit     adapters.Emitter
+	pause    time.Duration
+
+	ctx    context.Context // cancelled by Stop, or once the emitter refuses events
+	cancel context.CancelFunc
+	wake   chan struct{} // buffered: a pending signal means the queue may be non-empty
+	done   chan struct{} // closed when run returns
+
+	mu      sync.Mutex
+	counter int                // messages received, N in the native id prefix mock_<N>
+	queue   [][]adapters.Event // turns waiting for the one being played
+}
+
+func (s *session) NativeSessionID() string { return s.nativeID }
+
+// Send queues the message's events and returns at once; turns are played in
+// order, so a turn never interleaves with the one before it.
+func (s *session) Send(_ context.Context, msg adapters.Message) error {
+	if s.ctx.Err() != nil {
+		return errStopped
+	}
+	text := strings.TrimSpace(withAttachments(msg))
+	s.mu.Lock()
+	s.counter++
+	events := turnEvents("mock_"+strconv.Itoa(s.counter), text)
+	if len(events) > 0 { // an empty message plays nothing; next reads nil as an empty queue
+		s.queue = append(s.queue, events)
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+	return nil
+}
+
+// withAttachments appends the attachment list the way every non-OpenCode
+// agent receives it (spec §7.3).
+func withAttachments(msg adapters.Message) string {
+	if len(msg.Attachments) == 0 {
+		return msg.Text
+	}
+	var b strings.Builder
+	b.WriteString(msg.Text)
+	b.WriteString("\n\nAttachments:\n")
+	for _, a := range msg.Attachments {
+		b.WriteString("- " + a.Path + "\n")
+	}
+	return b.String()
+}
+
+// The mock has no one to forward replies to; the engine records the
+// resolution itself (spec §13.2 step 7).
+
+func (*session) ReplyPermission(context.Context, adapters.PermissionRequest, adapters.PermissionReply) error {
+	return nil
+}
+
+func (*session) ReplyQuestion(context.Context, adapters.QuestionRequest, [][]string) error {
+	return nil
+}
+
+func (*session) RejectQuestion(context.Context, adapters.QuestionRequest) error { return nil }
+
+// Stop cancels the script being played and waits for the player to return.
+func (s *session) Stop(ctx context.Context) error {
+	s.cancel()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run plays queued turns until the session is stopped or the emitter
+// reports the session ended.
+func (s *session) run() {
+	defer close(s.done)
+	defer s.cancel() // so Send refuses messages once nothing plays them
+	// The native session.started is always dropped by the engine as a
+	// duplicate; it is sent for fidelity with the reference.
+	started := adapters.Event{
+		Type: schema.EventSessionStarted,
+		Data: schema.SessionStartedData{Metadata: schema.RawJSON(`{"mock":true}`)},
+	}
+	if !s.play([]adapters.Event{started}) {
+		return
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.wake:
+		}
+		for events := s.next(); events != nil; events = s.next() {
+			if !s.play(events) {
+				return
+			}
+		}
+	}
+}
+
+func (s *session) next() []adapters.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return nil
+	}
+	events := s.queue[0]
+	s.queue = s.queue[1:]
+	return events
+}
+
+// play emits one turn's events one at a time, pausing between them. It
+// reports false when the session must stop.
+func (s *session) play(events []adapters.Event) bool {
+	for i, ev := range events {
+		if i > 0 && !s.sleep() {
+			return false
+		}
+		ev.NativeSessionID = s.nativeID
+		if err := s.emit.Emit(s.ctx, ev); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// sleep waits out the pause; it reports false if the session is stopped meanwhile.
+func (s *session) sleep() bool {
+	if s.pause <= 0 {
+		return s.ctx.Err() == nil
+	}
+	t := time.NewTimer(s.pause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}

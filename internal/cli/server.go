@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentd-dev/agentd/adapters/catalog"
+	"github.com/agentd-dev/agentd/adapters/mock"
+	"github.com/agentd-dev/agentd/api"
+	"github.com/agentd-dev/agentd/internal/eventlog"
+	"github.com/agentd-dev/agentd/internal/session"
+)
+
+type serverOptions struct {
+	IO
+	Token           string
+	NoToken         bool
+	Host            string
+	Port            int
+	CORSOrigins     []string
+	CORSMethods     []string
+	CORSHeaders     []string
+	CORSCredentials bool
+	DataDir         string
+	ShutdownGrace   time.Duration
+	// ready, when set, receives the address the server listens on (tests).
+	ready func(addr string)
+}
+
+func newServerCmd(streams IO, runF func(context.Context, *serverOptions) error) *cobra.Command {
+	opts := &serverOptions{IO: streams}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the agentd daemon",
+		Long: "Run the agentd daemon. Every flag can also be set with an AGENTD_* environment variable, " +
+			"e.g. AGENTD_TOKEN, AGENTD_PORT or AGENTD_DATA_DIR.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runServer(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Token, "token", "t", "", "bearer token clients must send")
+	f.BoolVarP(&opts.NoToken, "no-token", "n", false, "run without authentication")
+	f.StringVarP(&opts.Host, "host", "H", "127.0.0.1", "address to listen on")
+	f.IntVarP(&opts.Port, "port", "p", 2468, "port to listen on (0 picks a free one)")
+	f.StringSliceVarP(&opts.CORSOrigins, "cors-allow-origin", "O", nil, "origin allowed by CORS (repeatable)")
+	f.StringSliceVarP(&opts.CORSMethods, "cors-allow-method", "M", nil, "method allowed by CORS (repeatable; default any)")
+	f.StringSliceVarP(&opts.CORSHeaders, "cors-allow-header", "A", nil, "header allowed by CORS (repeatable; default any)")
+	f.BoolVarP(&opts.CORSCredentials, "cors-allow-credentials", "C", false, "allow credentials in CORS requests")
+	f.StringVar(&opts.DataDir, "data-dir", defaultDataDir(), "where sessions and events are stored")
+	f.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for requests and agents")
+	return cmd
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "agentd")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "agentd")
+	}
+	return ".agentd"
+}
+
+func (o *serverOptions) validate() error {
+	switch {
+	case o.Token == "" && !o.NoToken:
+		return usageError{errors.New("no token: pass --token <T> (or AGENTD_TOKEN), or --no-token to run without authentication")}
+	case o.Token != "" && o.NoToken:
+		return usageError{errors.New("--token and --no-token exclude each other")}
+	case o.Port < 0 || o.Port > 65535:
+		return usageError{fmt.Errorf("--port %d is out of range", o.Port)}
+	}
+	return nil
+}
+
+// runServer serves until ctx ends (SIGINT/SIGTERM), then stops accepting,
+// ends every session, flushes the log and returns nil.
+func runServer(ctx context.Context, opts *serverOptions) error {
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(opts.Err, nil))
+	log, err := eventlog.Open(ctx, opts.DataDir, eventlog.Options{})
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	manager, err := session.New(ctx, log, catalog.Agents(mock.New()), session.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	handler, _ := api.New(api.Deps{
+		Sessions: manager, Log: log, Logger: logger, Done: done,
+		Auth: api.AuthConfig{Token: opts.Token},
+		CORS: api.CORSConfig{AllowOrigins: opts.CORSOrigins, AllowMethods: opts.CORSMethods,
+			AllowHeaders: opts.CORSHeaders, AllowCredentials: opts.CORSCredentials},
+	})
+	ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("agentd listening", "addr", "http://"+ln.Addr().String(), "version", api.Version, "data_dir", opts.DataDir, "auth", opts.Token != "")
+	if opts.ready != nil {
+		opts.ready(ln.Addr().String())
+	}
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("agentd shutting down")
+	close(done) // ends open event streams, which would otherwise hold Shutdown
+	shutCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	manager.Shutdown(shutCtx)
+	if err := log.Close(); err != nil {
+		return fmt.Errorf("close event log: %w", err)
+	}
+	logger.Info("agentd stopped")
+	return nil
+}

@@ -1,0 +1,132 @@
+package eventlog
+
+import (
+	"context"
+	"fmt"
+)
+
+// liveState is the in-memory side of a session that has been written to in
+// this process: a wake-up channel for readers and a cache of recent events.
+type liveState struct {
+	notify  chan struct{}
+	tail    []Record
+	lastSeq uint64
+	written bool // lastSeq is authoritative: every append since start went through publish
+}
+
+func (s *liveState) wake() {
+	close(s.notify)
+	s.notify = make(chan struct{})
+}
+
+func (l *Log) state(sessionID string) *liveState {
+	s, ok := l.live[sessionID]
+	if !ok {
+		s = &liveState{notify: make(chan struct{})}
+		l.live[sessionID] = s
+	}
+	return s
+}
+
+func (l *Log) publish(sessionID string, recs []Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.state(sessionID)
+	if len(s.tail) > 0 && s.tail[len(s.tail)-1].Seq+1 != recs[0].Seq {
+		s.tail = s.tail[:0]
+	}
+	s.tail = append(s.tail, recs...)
+	if over := len(s.tail) - l.opts.TailRecords; over > 0 {
+		// Drop in halves so trimming is amortised, and copy so the dropped
+		// records can be collected.
+		keep := l.opts.TailRecords / 2
+		s.tail = append(make([]Record, 0, l.opts.TailRecords), s.tail[len(s.tail)-keep:]...)
+	}
+	s.lastSeq = recs[len(recs)-1].Seq
+	s.written = true
+	s.wake()
+}
+
+// Changed returns a channel that is closed at the next append to the
+// session (or at Close). Take it before reading, then wait on it if the read
+// came back empty: nothing can fall between the two.
+func (l *Log) Changed(sessionID string) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.close {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return l.state(sessionID).notify
+}
+
+// Read returns up to limit events of the session with sequence > after, in
+// order (limit <= 0: all of them). Recent events come from memory.
+func (l *Log) Read(ctx context.Context, sessionID string, after uint64, limit int) ([]Record, error) {
+	if recs, ok := l.readTail(sessionID, after, limit); ok {
+		return recs, nil
+	}
+	sqlLimit := int64(limit)
+	if limit <= 0 {
+		sqlLimit = -1
+	}
+	rows, err := l.rdb.QueryContext(ctx,
+		`SELECT seq, type, body, raw FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		sessionID, after, sqlLimit)
+	if err != nil {
+		return nil, fmt.Errorf("read events of %q: %w", sessionID, err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		if err := rows.Scan(&r.Seq, &r.Type, &r.Body, &r.Raw); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events of %q: %w", sessionID, err)
+	}
+	return out, nil
+}
+
+func (l *Log) readTail(sessionID string, after uint64, limit int) ([]Record, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.live[sessionID]
+	if !ok || !s.written {
+		return nil, false
+	}
+	if after >= s.lastSeq {
+		return nil, true
+	}
+	if len(s.tail) == 0 || s.tail[0].Seq > after+1 {
+		return nil, false
+	}
+	from := int(after + 1 - s.tail[0].Seq)
+	to := len(s.tail)
+	if limit > 0 && from+limit < to {
+		to = from + limit
+	}
+	return append([]Record(nil), s.tail[from:to]...), true
+}
+
+// Sessions returns every stored session.
+func (l *Log) Sessions(ctx context.Context) ([]Session, error) {
+	rows, err := l.rdb.QueryContext(ctx, `SELECT id, info, created_at, updated_at, last_seq FROM sessions`)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		var s Session
+		if err := rows.Scan(&s.ID, &s.Info, &s.CreatedAt, &s.UpdatedAt, &s.LastSeq); err != nil {
+			return nil, fmt.Errorf("scan session: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,128 @@
+package session
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// SessionInfo is a session's description: stored as the session row's JSON and
+// served, with the counters filled in, as SessionInfo.
+type SessionInfo struct {
+	SessionID       string          `json:"sessionId"`
+	Agent           string          `json:"agent"`
+	AgentMode       string          `json:"agentMode"`
+	PermissionMode  string          `json:"permissionMode"`
+	Model           *string         `json:"model"`
+	Variant         *string         `json:"variant"`
+	NativeSessionID *string         `json:"nativeSessionId"`
+	Ended           bool            `json:"ended"`
+	EventCount      uint64          `json:"eventCount"`
+	CreatedAt       int64           `json:"createdAt"`
+	UpdatedAt       int64           `json:"updatedAt"`
+	Directory       *string         `json:"directory"`
+	Title           *string         `json:"title"`
+	MCP             json.RawMessage `json:"mcp,omitempty"`
+	Skills          json.RawMessage `json:"skills,omitempty"`
+	// Additive: how the session ended, once it has.
+	EndReason    schema.SessionEndReason `json:"endReason,omitempty"`
+	TerminatedBy schema.TerminatedBy     `json:"terminatedBy,omitempty"`
+	EndMessage   string                  `json:"endMessage,omitempty"`
+	// Additive: the agent's exit code when it ended the session with an error.
+	ExitCode *int `json:"exitCode,omitempty"`
+}
+
+// CreateRequest is what a client asks for when creating a session.
+type CreateRequest struct {
+	Agent          string
+	AgentMode      string
+	PermissionMode string
+	Model          string
+	Variant        string
+	AgentVersion   string
+	Directory      string
+	Title          string
+	MCP            json.RawMessage
+	Skills         json.RawMessage
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// permissionModes are the values any agent may be asked for; each agent
+// then maps them to what it supports.
+var permissionModes = []string{"default", "plan", "bypass", "acceptEdits"}
+
+// maxIDLen bounds client-chosen session ids: they end up in paths, logs
+// and every event.
+const maxIDLen = 256
+
+// newInfo validates a create request against what the agent supports and
+// returns the session's normalised description.
+func newInfo(id string, req CreateRequest, agent adapters.Info, now time.Time) (SessionInfo, error) {
+	if len(id) > maxIDLen || strings.IndexFunc(id, unicode.IsControl) >= 0 {
+		return SessionInfo{}, apierr.New(apierr.InvalidRequest, "session id must be at most %d bytes without control characters", maxIDLen)
+	}
+	mode, err := agentMode(req, agent)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	perm, err := permissionMode(req, agent)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	model := req.Model
+	if model == "" {
+		model = agent.DefaultModel
+	}
+	return SessionInfo{
+		SessionID: id, Agent: req.Agent, AgentMode: mode, PermissionMode: perm,
+		Model: optional(model), Variant: optional(req.Variant),
+		Directory: optional(req.Directory), Title: optional(req.Title),
+		MCP: req.MCP, Skills: req.Skills,
+		CreatedAt: now.UnixMilli(), UpdatedAt: now.UnixMilli(),
+	}, nil
+}
+
+func agentMode(req CreateRequest, agent adapters.Info) (string, error) {
+	mode := req.AgentMode
+	if mode == "" {
+		mode = "build"
+	}
+	if agent.AnyMode || slices.ContainsFunc(agent.Modes, func(m adapters.Mode) bool { return m.ID == mode }) {
+		return mode, nil
+	}
+	return "", modeNotSupported(req.Agent, mode)
+}
+
+func permissionMode(req CreateRequest, agent adapters.Info) (string, error) {
+	mode := req.PermissionMode
+	if mode == "" {
+		mode = "default"
+	}
+	if !slices.Contains(permissionModes, mode) {
+		return "", apierr.New(apierr.InvalidRequest, "invalid permission mode: %s", mode)
+	}
+	stored, ok := agent.PermissionModes[mode]
+	if !ok {
+		return "", modeNotSupported(req.Agent, mode)
+	}
+	return stored, nil
+}
+
+func modeNotSupported(agent, mode string) error {
+	e := apierr.New(apierr.ModeNotSupported, "%s %s", agent, mode)
+	e.Agent = agent
+	e.Details = map[string]any{"mode": mode}
+	return e
+}

@@ -1,0 +1,284 @@
+// Package session is agentd's engine: it owns every session's state, turns
+// adapter output into numbered, normalised events committed to the event
+// log, and keeps pending permissions and questions.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/eventlog"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// Manager holds every session, live and ended.
+type Manager struct {
+	log    *eventlog.Log
+	agents []adapters.Agent
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu       sync.RWMutex
+	sessions map[string]*Session
+	creating map[string]bool
+	closed   bool
+}
+
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithClock sets the clock used for event times (tests).
+func WithClock(now func() time.Time) Option { return func(m *Manager) { m.now = now } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(m *Manager) { m.logger = l } }
+
+// New loads every stored session from the log. Sessions that were still
+// running when the daemon last stopped are ended with a reason saying so:
+// their agents died with the daemon.
+func New(ctx context.Context, log *eventlog.Log, agents []adapters.Agent, opts ...Option) (*Manager, error) {
+	m := &Manager{
+		log: log, agents: agents, logger: slog.Default(), now: time.Now,
+		sessions: map[string]*Session{}, creating: map[string]bool{},
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	stored, err := log.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range stored {
+		var info SessionInfo
+		if err := json.Unmarshal(row.Info, &info); err != nil {
+			return nil, fmt.Errorf("decode stored session %q: %w", row.ID, err)
+		}
+		agent, _ := m.Agent(info.Agent)
+		var agentInfo adapters.Info
+		if agent != nil {
+			agentInfo = agent.Info(ctx)
+		}
+		s := newSession(m, info, agentInfo)
+		close(s.ready)
+		s.lastSeq = row.LastSeq
+		m.sessions[row.ID] = s
+		if !info.Ended {
+			detail := "agentd stopped while the session was running"
+			err := s.end(ctx, schema.SessionEndedData{
+				Reason: schema.EndError, TerminatedBy: schema.ByDaemon, Message: &detail, Detail: &detail,
+			}, nil)
+			if err != nil {
+				return nil, fmt.Errorf("end interrupted session %q: %w", row.ID, err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// Agents lists the agents in the order the API reports them.
+func (m *Manager) Agents() []adapters.Agent { return m.agents }
+
+// Agent finds an agent by id.
+func (m *Manager) Agent(id string) (adapters.Agent, error) {
+	for _, a := range m.agents {
+		if a.ID() == id {
+			return a, nil
+		}
+	}
+	return nil, apierr.Unsupported(id)
+}
+
+// Get finds a session.
+func (m *Manager) Get(id string) (*Session, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return nil, apierr.NotFound(id)
+	}
+	return s, nil
+}
+
+// List returns every session, newest first.
+func (m *Manager) List() []SessionInfo {
+	m.mu.RLock()
+	all := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.RUnlock()
+	infos := make([]SessionInfo, len(all))
+	for i, s := range all {
+		infos[i] = s.Info()
+	}
+	slices.SortFunc(infos, func(a, b SessionInfo) int {
+		if a.CreatedAt != b.CreatedAt {
+			return int(b.CreatedAt - a.CreatedAt)
+		}
+		return strings.Compare(a.SessionID, b.SessionID)
+	})
+	return infos
+}
+
+// Create starts a session. The id is reserved first, so two concurrent
+// creates of one id cannot both succeed.
+func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (SessionInfo, error) {
+	agent, err := m.Agent(req.Agent)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	if err := m.reserve(id); err != nil {
+		return SessionInfo{}, err
+	}
+	defer m.release(id)
+	agentInfo := agent.Info(ctx)
+	info, err := newInfo(id, req, agentInfo, m.now())
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	if !agentInfo.Runnable || !agentInfo.Installed {
+		e := apierr.New(apierr.AgentNotInstalled, "%s", req.Agent)
+		e.Agent = req.Agent
+		return SessionInfo{}, e
+	}
+	s := newSession(m, info, agentInfo)
+	running, err := agent.Start(context.WithoutCancel(ctx), startRequest(info), s)
+	if err != nil {
+		return SessionInfo{}, startError(req.Agent, err)
+	}
+	if n := running.NativeSessionID(); n != "" {
+		s.info.NativeSessionID = &n
+	}
+	s.agent = running
+	if err := m.store(ctx, s); err != nil {
+		s.info.Ended = true // refuse whatever the agent emits meanwhile
+		close(s.ready)
+		if stopErr := running.Stop(ctx); stopErr != nil {
+			m.logger.Warn("stopping agent of unstored session", slog.String("session", id), slog.Any("err", stopErr))
+		}
+		return SessionInfo{}, err
+	}
+	close(s.ready)
+	m.add(s)
+	return s.Info(), nil
+}
+
+func (m *Manager) reserve(id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return apierr.New(apierr.InvalidRequest, "agentd is shutting down")
+	}
+	if _, ok := m.sessions[id]; ok || m.creating[id] {
+		e := apierr.New(apierr.SessionAlreadyExists, "%s", id)
+		e.SessionID = id
+		return e
+	}
+	m.creating[id] = true
+	return nil
+}
+
+func (m *Manager) release(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.creating, id)
+}
+
+func (m *Manager) add(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[s.id] = s
+}
+
+// store writes the session row with its session.started event.
+func (m *Manager) store(ctx context.Context, s *Session) error {
+	meta, err := json.Marshal(map[string]any{
+		"agent": s.info.Agent, "agentMode": s.info.AgentMode, "permissionMode": s.info.PermissionMode,
+		"model": s.info.Model, "variant": s.info.Variant,
+	})
+	if err != nil {
+		return err
+	}
+	d := draft{typ: schema.EventSessionStarted, data: schema.SessionStartedData{Metadata: meta}, synthetic: true}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, err := s.encode(1, m.now(), d)
+	if err != nil {
+		return err
+	}
+	s.info.UpdatedAt = s.info.CreatedAt
+	infoJSON, err := json.Marshal(s.info)
+	if err != nil {
+		return err
+	}
+	row := eventlog.Session{ID: s.id, Info: infoJSON, CreatedAt: s.info.CreatedAt, UpdatedAt: s.info.UpdatedAt}
+	if err := m.log.CreateSession(ctx, row, []eventlog.Record{rec}); err != nil {
+		if errors.Is(err, eventlog.ErrExists) {
+			e := apierr.New(apierr.SessionAlreadyExists, "%s", s.id)
+			e.SessionID = s.id
+			return e
+		}
+		return err
+	}
+	s.lastSeq = 1
+	return nil
+}
+
+func startError(agent string, err error) error {
+	if _, ok := apierr.As(err); ok {
+		return err
+	}
+	if errors.Is(err, adapters.ErrNotInstalled) {
+		e := apierr.New(apierr.AgentNotInstalled, "%s", agent)
+		e.Agent = agent
+		return e
+	}
+	return apierr.New(apierr.StreamError, "%v", err)
+}
+
+func startRequest(in SessionInfo) adapters.StartRequest {
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	return adapters.StartRequest{
+		SessionID: in.SessionID, AgentMode: in.AgentMode, PermissionMode: in.PermissionMode,
+		Model: deref(in.Model), Variant: deref(in.Variant), Directory: deref(in.Directory),
+	}
+}
+
+// Shutdown ends every running session, stopping its agent, and refuses new
+// ones. It is what SIGTERM does.
+func (m *Manager) Shutdown(ctx context.Context) {
+	m.mu.Lock()
+	m.closed = true
+	all := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	detail := "agentd shut down"
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.end(ctx, schema.SessionEndedData{Reason: schema.EndTerminated, TerminatedBy: schema.ByDaemon, Detail: &detail}, nil)
+			if err != nil {
+				m.logger.Warn("ending session at shutdown", slog.String("session", s.id), slog.Any("err", err))
+			}
+		}()
+	}
+	wg.Wait()
+}

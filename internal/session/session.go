@@ -1,0 +1,303 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/eventlog"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// errEnded is returned to an adapter's Emit once its session has ended.
+var errEnded = errors.New("session ended")
+
+// Session is one session: its stored description, its place in the log and
+// the running agent behind it.
+type Session struct {
+	m         *Manager
+	id        string
+	agentInfo adapters.Info
+
+	// mu guards everything below and serialises recording, so sequence
+	// numbers are assigned in commit order.
+	mu      sync.Mutex
+	info    SessionInfo
+	lastSeq uint64
+	items   *itemState
+	perms   map[string]adapters.PermissionRequest
+	qs      map[string]adapters.QuestionRequest
+	always  map[string]bool
+	agent   adapters.Session
+
+	// ready is closed once the session is stored; an agent that emits
+	// while it is being created waits for it.
+	ready chan struct{}
+
+	// replyMu serialises replies so that a permission or question is
+	// forwarded to the agent at most once.
+	replyMu sync.Mutex
+}
+
+func newSession(m *Manager, info SessionInfo, agentInfo adapters.Info) *Session {
+	return &Session{
+		m: m, id: info.SessionID, info: info, agentInfo: agentInfo,
+		items:  newItemState(),
+		perms:  map[string]adapters.PermissionRequest{},
+		qs:     map[string]adapters.QuestionRequest{},
+		always: map[string]bool{},
+		ready:  make(chan struct{}),
+	}
+}
+
+// Info returns the session's description with current counters.
+func (s *Session) Info() SessionInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshot()
+}
+
+func (s *Session) snapshot() SessionInfo {
+	in := s.info
+	in.EventCount = s.lastSeq
+	return in
+}
+
+// LastSequence is the sequence of the newest committed event.
+func (s *Session) LastSequence() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSeq
+}
+
+// Emit is the adapters.Emitter the session's agent writes through.
+func (s *Session) Emit(ctx context.Context, events ...adapters.Event) error {
+	recorded, err := s.record(ctx, events)
+	if err != nil {
+		return err
+	}
+	s.autoApprove(ctx, recorded)
+	return nil
+}
+
+// record normalises, numbers and commits events; it refuses everything once
+// the session has ended, so nothing trails a session.ended.
+func (s *Session) record(ctx context.Context, events []adapters.Event) ([]draft, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.info.Ended {
+		return nil, errEnded
+	}
+	var drafts []draft
+	for _, ev := range events {
+		if ev.Data == nil {
+			return nil, fmt.Errorf("event %s without data", ev.Type)
+		}
+		if err := schema.PayloadMatches(ev.Type, ev.Data); err != nil {
+			return nil, err
+		}
+		if ev.NativeSessionID != "" && s.info.NativeSessionID == nil {
+			s.info.NativeSessionID = schema.Ptr(ev.NativeSessionID)
+		}
+		drafts = append(drafts, s.normalize(ev)...)
+	}
+	if err := s.commit(ctx, drafts); err != nil {
+		return nil, err
+	}
+	return drafts, nil
+}
+
+// commit numbers drafts, stores them and applies their effect on the
+// session's state. The caller holds s.mu.
+func (s *Session) commit(ctx context.Context, drafts []draft) error {
+	if len(drafts) == 0 {
+		return nil
+	}
+	now := s.m.now()
+	recs := make([]eventlog.Record, 0, len(drafts))
+	next := s.info
+	for i, d := range drafts {
+		seq := s.lastSeq + uint64(i) + 1
+		rec, err := s.encode(seq, now, d)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, rec)
+		applyEnd(&next, d, s.agentInfo.Resumable)
+	}
+	next.UpdatedAt = now.UnixMilli()
+	infoJSON, err := json.Marshal(next)
+	if err != nil {
+		return fmt.Errorf("encode session info: %w", err)
+	}
+	if err := s.m.log.Append(ctx, s.id, infoJSON, next.UpdatedAt, recs...); err != nil {
+		return fmt.Errorf("record events of %s: %w", s.id, err)
+	}
+	s.info = next
+	s.lastSeq += uint64(len(recs))
+	for _, d := range drafts {
+		s.track(d)
+	}
+	return nil
+}
+
+func (s *Session) encode(seq uint64, now time.Time, d draft) (eventlog.Record, error) {
+	data, err := json.Marshal(d.data)
+	if err != nil {
+		return eventlog.Record{}, fmt.Errorf("encode %s data: %w", d.typ, err)
+	}
+	src := schema.SourceAgent
+	if d.synthetic {
+		src = schema.SourceDaemon
+	}
+	body, err := json.Marshal(schema.UniversalEvent{
+		EventID: schema.EventID(seq), Sequence: seq, Time: schema.FormatTime(now),
+		SessionID: s.id, NativeSessionID: s.info.NativeSessionID,
+		Synthetic: d.synthetic, Source: src, Type: d.typ, Data: data,
+	})
+	if err != nil {
+		return eventlog.Record{}, fmt.Errorf("encode %s: %w", d.typ, err)
+	}
+	return eventlog.Record{Seq: seq, Type: string(d.typ), Body: body, Raw: d.raw}, nil
+}
+
+// applyEnd marks the session ended when a draft ends it. A resumable
+// agent's ordinary completion leaves it open for more messages.
+func applyEnd(in *SessionInfo, d draft, resumable bool) {
+	if d.typ != schema.EventSessionEnded {
+		return
+	}
+	end := deref(d.data).(schema.SessionEndedData)
+	if end.Reason == schema.EndCompleted && end.TerminatedBy == schema.ByAgent && resumable {
+		return
+	}
+	in.Ended = true
+	in.EndReason = end.Reason
+	in.TerminatedBy = end.TerminatedBy
+	in.ExitCode = end.ExitCode
+	switch {
+	case end.Detail != nil:
+		in.EndMessage = *end.Detail
+	case end.Message != nil:
+		in.EndMessage = *end.Message
+	}
+}
+
+// track keeps the pending permissions and questions in step with the log.
+func (s *Session) track(d draft) {
+	switch data := deref(d.data).(type) {
+	case schema.PermissionEventData:
+		if d.typ == schema.EventPermissionRequested {
+			s.perms[data.PermissionID] = adapters.PermissionRequest{ID: data.PermissionID, Action: data.Action, Metadata: json.RawMessage(data.Metadata)}
+		} else {
+			delete(s.perms, data.PermissionID)
+		}
+	case schema.QuestionEventData:
+		if d.typ == schema.EventQuestionRequested {
+			s.qs[data.QuestionID] = adapters.QuestionRequest{ID: data.QuestionID, Prompt: data.Prompt, Options: data.Options}
+		} else {
+			delete(s.qs, data.QuestionID)
+		}
+	}
+}
+
+// recordDaemon records events the daemon makes up.
+func (s *Session) recordDaemon(ctx context.Context, events ...adapters.Event) error {
+	for i := range events {
+		events[i].Synthetic = true
+	}
+	_, err := s.record(ctx, events)
+	return err
+}
+
+// endedError is the error a message or reply to an ended session gets.
+// The caller holds s.mu.
+func (s *Session) endedError() error {
+	if s.info.TerminatedBy == schema.ByAgent {
+		e := apierr.New(apierr.AgentProcessExited, "%s", s.info.Agent)
+		e.Agent = s.info.Agent
+		e.Details = map[string]any{}
+		if s.info.ExitCode != nil {
+			e.Details["exitCode"] = *s.info.ExitCode
+		}
+		if s.info.EndMessage != "" {
+			e.Details["stderr"] = s.info.EndMessage
+		}
+		return e
+	}
+	if s.info.EndMessage != "" {
+		return apierr.New(apierr.InvalidRequest, "session terminated (%s)", s.info.EndMessage)
+	}
+	return apierr.New(apierr.InvalidRequest, "session terminated")
+}
+
+// Send records the turn start where the agent gives none and hands the
+// message to the agent.
+func (s *Session) Send(ctx context.Context, msg adapters.Message) error {
+	s.mu.Lock()
+	if s.info.Ended {
+		err := s.endedError()
+		s.mu.Unlock()
+		return err
+	}
+	agent := s.agent
+	s.mu.Unlock()
+	if !s.agentInfo.NativeTurns {
+		turn := adapters.Event{Type: schema.EventTurnStarted, Data: schema.TurnEventData{Phase: schema.PhaseStarted}}
+		if err := s.recordDaemon(ctx, turn); err != nil {
+			return s.sendError(err)
+		}
+	}
+	if err := agent.Send(ctx, msg); err != nil {
+		return s.sendError(err)
+	}
+	return nil
+}
+
+func (s *Session) sendError(err error) error {
+	if errors.Is(err, errEnded) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.endedError()
+	}
+	if _, ok := apierr.As(err); ok {
+		return err
+	}
+	return apierr.New(apierr.StreamError, "%v", err)
+}
+
+// Terminate ends the session and stops its agent. Ending an ended session
+// is a no-op.
+func (s *Session) Terminate(ctx context.Context) error {
+	return s.end(ctx, schema.SessionEndedData{Reason: schema.EndTerminated, TerminatedBy: schema.ByDaemon}, nil)
+}
+
+// end records a daemon-made session.ended (unless already ended) and stops
+// the agent behind the session.
+func (s *Session) end(ctx context.Context, data schema.SessionEndedData, raw json.RawMessage) error {
+	err := s.recordDaemon(ctx, adapters.Event{Type: schema.EventSessionEnded, Data: data, Raw: raw})
+	if err != nil && !errors.Is(err, errEnded) {
+		return err
+	}
+	s.mu.Lock()
+	agent := s.agent
+	s.agent = nil
+	s.mu.Unlock()
+	if agent != nil {
+		if err := agent.Stop(ctx); err != nil {
+			s.m.logger.Warn("stopping agent", slog.String("session", s.id), slog.Any("err", err))
+		}
+	}
+	return nil
+}
