@@ -1,0 +1,204 @@
+// Package agentproc is the one way agentd starts a child process: in its own
+// process group, with an environment built on purpose, stdout as a stream,
+// stderr kept in a bounded head-and-tail log, and a stop that takes the whole
+// group down (SIGTERM, then SIGKILL after a grace period) and reaps it.
+// Nothing else in agentd imports os/exec.
+package agentproc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec says what to run.
+type Spec struct {
+	Path string
+	Args []string
+	// Dir is the working directory; it must exist.
+	Dir string
+	// Env is the complete environment; nothing is inherited implicitly.
+	Env []string
+	// Stdin opens a pipe to the process's standard input.
+	Stdin bool
+}
+
+// Options tune a process's lifecycle; zero values take defaults.
+type Options struct {
+	// Grace is how long Stop waits after SIGTERM before SIGKILL.
+	Grace time.Duration
+	// PipeWait bounds how long stderr is drained after the leader exited,
+	// in case a process that escaped the group still holds it open.
+	PipeWait time.Duration
+}
+
+// Exit is how a process ended.
+type Exit struct {
+	Code   int    // exit code, or -1 when killed by a signal
+	Signal string // the signal that killed it, if any
+	Err    error  // failure to wait for the process
+}
+
+func (e Exit) Success() bool { return e.Code == 0 && e.Signal == "" && e.Err == nil }
+
+func (e Exit) String() string {
+	if e.Signal != "" {
+		return "killed by " + e.Signal
+	}
+	return fmt.Sprintf("exit code %d", e.Code)
+}
+
+// Process is a running child and its process group.
+type Process struct {
+	cmd   *exec.Cmd
+	opts  Options
+	Stdin io.WriteCloser // nil unless Spec.Stdin
+	// Stdout is the read end of the process's standard output. It reaches
+	// EOF once every process holding it has exited; the owner closes it.
+	Stdout io.ReadCloser
+	stderr *Log
+
+	done     chan struct{}
+	exit     Exit
+	stopOnce sync.Once
+}
+
+// Start runs spec. The process is not tied to ctx: it lives until Stop, or
+// until it exits, so that it can outlive the request that started it.
+func Start(ctx context.Context, spec Spec, opts Options) (*Process, error) {
+	if opts.Grace <= 0 {
+		opts.Grace = 5 * time.Second
+	}
+	if opts.PipeWait <= 0 {
+		opts.PipeWait = 2 * time.Second
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if spec.Dir != "" {
+		st, err := os.Stat(spec.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("working directory %s is not a directory", spec.Dir)
+		}
+	}
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Dir = spec.Dir
+	cmd.Env = append([]string{}, spec.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &Process{cmd: cmd, opts: opts, stderr: NewLog(), done: make(chan struct{})}
+	// Our own pipes rather than exec's: exec's Wait would block on (or
+	// close under a reader) pipes that descendants still hold.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("stdout pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(outR, outW)
+		return nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if spec.Stdin {
+		if p.Stdin, err = cmd.StdinPipe(); err != nil {
+			closeAll(outR, outW, errR, errW)
+			return nil, fmt.Errorf("stdin pipe: %w", err)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		closeAll(outR, outW, errR, errW)
+		return nil, fmt.Errorf("start %s: %w", spec.Path, err)
+	}
+	closeAll(outW, errW) // the child has its copies
+	p.Stdout = outR
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		_, _ = io.Copy(p.stderr, errR)
+	}()
+	go p.wait(errR, drained)
+	return p, nil
+}
+
+// wait reaps the leader, then kills whatever is left of its group (a
+// crashed agent must not leave its tools running) and drains stderr.
+func (p *Process) wait(errR *os.File, drained <-chan struct{}) {
+	err := p.cmd.Wait()
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.exit = exitOf(p.cmd.ProcessState, err)
+	select {
+	case <-drained:
+	case <-time.After(p.opts.PipeWait):
+		p.stderr.Write([]byte("\n[agentd: stderr still held open by a process outside the group; stopped reading]\n"))
+	}
+	errR.Close()
+	<-drained
+	close(p.done)
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+func exitOf(st *os.ProcessState, err error) Exit {
+	e := Exit{Code: -1}
+	if st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			e.Signal = ws.Signal().String()
+		} else {
+			e.Code = st.ExitCode()
+		}
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		e.Err = err
+	}
+	return e
+}
+
+// Pid is the leader's process id, which is also the group id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed once the process has exited and been reaped.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exit is how the process ended; valid after Done is closed.
+func (p *Process) Exit() Exit {
+	<-p.done
+	return p.exit
+}
+
+// Stderr is what the process wrote to stderr, head and tail.
+func (p *Process) Stderr() *Log { return p.stderr }
+
+// Stop ends the whole process group: SIGTERM, then SIGKILL once the grace
+// period is over or ctx ends. It returns after the leader is reaped.
+func (p *Process) Stop(ctx context.Context) Exit {
+	p.stopOnce.Do(func() {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
+		_ = syscall.Kill(-p.Pid(), syscall.SIGTERM)
+		grace := time.NewTimer(p.opts.Grace)
+		defer grace.Stop()
+		select {
+		case <-p.done:
+		case <-grace.C:
+		case <-ctx.Done():
+		}
+		_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+	})
+	return p.Exit()
+}
