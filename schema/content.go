@@ -1,7 +1,9 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -124,10 +126,37 @@ func (p *ContentPart) UnmarshalJSON(b []byte) error {
 		Label      string              `json:"label"`
 		Detail     *string             `json:"detail"`
 	}
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		return errors.New("content part is null")
+	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*p = ContentPart(w)
+	// Keep only the fields of the part's type, so that what decodes is
+	// exactly what MarshalJSON writes back; an unknown type is an error here
+	// rather than when the part is next written.
+	q := ContentPart{Type: w.Type}
+	switch w.Type {
+	case PartText:
+		q.Text = w.Text
+	case PartJSON:
+		q.JSON = w.JSON
+	case PartToolCall:
+		q.Name, q.Arguments, q.CallID = w.Name, w.Arguments, w.CallID
+	case PartToolResult:
+		q.CallID, q.Output = w.CallID, w.Output
+	case PartFileRef:
+		q.Path, q.Action, q.Diff = w.Path, w.Action, w.Diff
+	case PartReasoning:
+		q.Text, q.Visibility = w.Text, w.Visibility
+	case PartImage:
+		q.Path, q.Mime = w.Path, w.Mime
+	case PartStatus:
+		q.Label, q.Detail = w.Label, w.Detail
+	default:
+		return fmt.Errorf("unknown content part type %q", w.Type)
+	}
+	*p = q
 	return nil
 }
 

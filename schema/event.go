@@ -79,6 +79,12 @@ func (d *RawJSON) UnmarshalJSON(b []byte) error {
 
 func (RawJSON) Schema(r huma.Registry) *huma.Schema { return &huma.Schema{} }
 
+// IsZero reports whether d holds no value: it is empty or JSON null. Fields
+// tagged omitzero are then left out.
+func (d RawJSON) IsZero() bool {
+	return len(d) == 0 || bytes.Equal(bytes.TrimSpace(d), []byte("null"))
+}
+
 // Payload is implemented by every event payload type; EventType ties a
 // payload to the envelope types it may travel under.
 type Payload interface {
@@ -108,9 +114,12 @@ type StderrOutput struct {
 }
 
 type TurnEventData struct {
-	Phase    TurnPhase `json:"phase"`
-	TurnID   *string   `json:"turn_id,omitempty"`
-	Metadata RawJSON   `json:"metadata,omitempty"`
+	Phase  TurnPhase `json:"phase"`
+	TurnID *string   `json:"turn_id,omitempty"`
+	// omitzero, not omitempty: a JSON null is absent too, so that a turn
+	// event never carries "metadata": null (§1.3) and decodes and re-encodes
+	// to the same bytes.
+	Metadata RawJSON `json:"metadata,omitzero"`
 }
 
 type ItemEventData struct {
@@ -169,6 +178,40 @@ type UniversalItem struct {
 	Role         *ItemRole     `json:"role"`
 	Content      []ContentPart `json:"content" nullable:"false"`
 	Status       ItemStatus    `json:"status"`
+}
+
+// TransformSchema makes role nullable, as it is on the wire. huma cannot mark
+// a $ref nullable, so the property is written the way the reference's OpenAPI
+// 3.0 document writes it: a one-member allOf with nullable: true (JSONSchema
+// turns that into anyOf [ItemRole, null]).
+func (UniversalItem) TransformSchema(r huma.Registry, s *huma.Schema) *huma.Schema {
+	if role := s.Properties["role"]; role != nil && role.Ref != "" {
+		s.Properties["role"] = &huma.Schema{
+			AllOf:      []*huma.Schema{{Ref: role.Ref}},
+			Extensions: map[string]any{"nullable": true},
+		}
+	}
+	return s
+}
+
+// MarshalJSON writes a nil Content as [], never null: content is a required,
+// non-nullable array.
+func (i UniversalItem) MarshalJSON() ([]byte, error) {
+	type plain UniversalItem
+	if i.Content == nil {
+		i.Content = []ContentPart{}
+	}
+	return json.Marshal(plain(i))
+}
+
+// MarshalJSON writes nil Options as [], never null: options is a required,
+// non-nullable array.
+func (q QuestionEventData) MarshalJSON() ([]byte, error) {
+	type plain QuestionEventData
+	if q.Options == nil {
+		q.Options = []string{}
+	}
+	return json.Marshal(plain(q))
 }
 
 // PayloadMatches reports whether p is a valid payload for events of type t.

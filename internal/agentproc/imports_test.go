@@ -52,11 +52,10 @@ func repoRoot(t *testing.T) string {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			return dir
 		}
-		if parent := filepath.Dir(dir); parent != dir {
-			dir = parent
-			continue
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
 		}
-		t.Fatal("go.mod not found")
+		dir = parent
 	}
-	return ""
 }

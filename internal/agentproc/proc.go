@@ -6,12 +6,15 @@
 package agentproc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -132,7 +135,7 @@ func Start(ctx context.Context, spec Spec, opts Options) (*Process, error) {
 // crashed agent must not leave its tools running) and drains stderr.
 func (p *Process) wait(errR *os.File, drained <-chan struct{}) {
 	err := p.cmd.Wait()
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(p.cmd.Process.Pid, p.opts.PipeWait)
 	p.exit = exitOf(p.cmd.ProcessState, err)
 	select {
 	case <-drained:
@@ -201,4 +204,40 @@ func (p *Process) Stop(ctx context.Context) Exit {
 		_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
 	})
 	return p.Exit()
+}
+
+// killGroup SIGKILLs what is left of a group and waits, up to limit, until
+// none of it runs any more, so that "exited" means the whole tree is gone.
+// The kernel offers no notification for processes that are not our
+// children, hence the short poll.
+func killGroup(pgid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for syscall.Kill(-pgid, syscall.SIGKILL) == nil && groupRunning(pgid) && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// groupRunning reports whether a process of the group is still running;
+// zombies waiting for a reaper other than us do not count.
+func groupRunning(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false // no /proc (darwin): the kill was sent; nothing to watch
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command name: state, ppid, pgrp, ...
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 2 && fields[2] == strconv.Itoa(pgid) && fields[0] != "Z" && fields[0] != "X" && pid > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -132,15 +132,25 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	}
 	logger.Info("agentd shutting down")
 	close(done) // ends open event streams, which would otherwise hold Shutdown
-	shutCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		logger.Warn("http shutdown", "err", err)
-	}
-	manager.Shutdown(shutCtx)
+	shutdown(logger, srv, manager, opts.ShutdownGrace)
 	if err := log.Close(); err != nil {
 		return fmt.Errorf("close event log: %w", err)
 	}
 	logger.Info("agentd stopped")
 	return nil
+}
+
+// shutdown stops accepting, gives requests the grace period to finish, then
+// closes whatever connections are left (a client that stopped reading must
+// not hold the daemon), and ends every session with a deadline of its own.
+func shutdown(logger *slog.Logger, srv *http.Server, manager *session.Manager, grace time.Duration) {
+	httpCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(httpCtx); err != nil {
+		logger.Warn("closing connections that outlived the shutdown grace", "err", err)
+		_ = srv.Close()
+	}
+	sessCtx, cancelSess := context.WithTimeout(context.Background(), grace)
+	defer cancelSess()
+	manager.Shutdown(sessCtx)
 }
