@@ -140,8 +140,8 @@ func (s *server) registerEvents(a huma.API) {
 }
 
 // untilTurnPause ends a turn stream where the reference does.
-func untilTurnPause(typ string) bool {
-	switch schema.EventType(typ) {
+func untilTurnPause(rec eventlog.Record) bool {
+	switch schema.EventType(rec.Type) {
 	case schema.EventTurnEnded, schema.EventSessionEnded, schema.EventError, schema.EventAgentUnparsed,
 		schema.EventPermissionRequested, schema.EventQuestionRequested:
 		return true
@@ -149,23 +149,24 @@ func untilTurnPause(typ string) bool {
 	return false
 }
 
-// untilSessionEnds ends a subscription after the session.ended that
-// really ended the session; nothing can follow it.
-func untilSessionEnds(sess *session.Session) func(string) bool {
-	return func(typ string) bool {
-		return schema.EventType(typ) == schema.EventSessionEnded && sess.Info().Ended
+// untilSessionEnds ends a subscription after the event that ended the
+// session: nothing can follow it. (An agent may record a session.ended that
+// leaves a resumable session open; the stream goes on past that one.)
+func untilSessionEnds(sess *session.Session) func(eventlog.Record) bool {
+	return func(rec eventlog.Record) bool {
+		return schema.EventType(rec.Type) == schema.EventSessionEnded && sess.Info().Ended && rec.Seq >= sess.LastSequence()
 	}
 }
 
 // stream sends the session's events after cursor as SSE frames, reading
 // the log in batches and waiting for appends in between. A slow client
 // only falls behind in the log; it never makes anyone lose events.
-func (s *server) stream(sess *session.Session, cursor uint64, raw bool, stop func(string) bool) *huma.StreamResponse {
+func (s *server) stream(sess *session.Session, cursor uint64, raw bool, stop func(eventlog.Record) bool) *huma.StreamResponse {
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		r, w := humachi.Unwrap(hctx)
 		ctx := r.Context()
 		id := sess.Info().SessionID
-		if info := sess.Info(); info.Ended && cursor >= sess.LastSequence() && stop("session.ended") {
+		if last := sess.LastSequence(); sess.Info().Ended && cursor >= last && stop(eventlog.Record{Seq: last, Type: string(schema.EventSessionEnded)}) {
 			// Nothing more will come: 204 tells EventSource not to reconnect.
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -213,14 +214,14 @@ func (s *server) stream(sess *session.Session, cursor uint64, raw bool, stop fun
 	}}
 }
 
-func sendRecords(conn *sse.Session, recs []eventlog.Record, raw bool, stop func(string) bool) (bool, error) {
+func sendRecords(conn *sse.Session, recs []eventlog.Record, raw bool, stop func(eventlog.Record) bool) (bool, error) {
 	for _, rec := range recs {
 		msg := &sse.Message{ID: sse.ID(strconv.FormatUint(rec.Seq, 10))}
 		msg.AppendData(string(rec.JSON(raw)))
 		if err := conn.Send(msg); err != nil {
 			return false, err
 		}
-		if stop(rec.Type) {
+		if stop(rec) {
 			return true, conn.Flush()
 		}
 	}

@@ -71,6 +71,9 @@ func newFrameworkError(status int, msg string, errs ...error) huma.StatusError {
 }
 
 func frameworkProblem(status int, msg string, errs ...error) *ProblemDetails {
+	if status == http.StatusUnprocessableEntity && onlyParameterErrors(errs) {
+		status = http.StatusBadRequest // a query or path that does not parse, as the reference answers
+	}
 	p := &ProblemDetails{
 		Type: typePrefix + string(kindForStatus(status)), Title: http.StatusText(status), Status: status,
 		Detail: strings.ToLower(msg[:min(1, len(msg))]) + msg[min(1, len(msg)):],
@@ -105,4 +108,19 @@ func problem(ctx context.Context, log *slog.Logger, err error) error {
 	log.ErrorContext(ctx, "internal error", slog.Any("err", err))
 	return &ProblemDetails{Type: typePrefix + "internal", Title: "Internal Server Error",
 		Status: http.StatusInternalServerError, Detail: "internal error; see the daemon's log"}
+}
+
+// onlyParameterErrors reports whether every validation error is about the
+// query string or the path rather than the body.
+func onlyParameterErrors(errs []error) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	for _, err := range errs {
+		var d *huma.ErrorDetail
+		if !errors.As(err, &d) || !(strings.HasPrefix(d.Location, "query.") || strings.HasPrefix(d.Location, "path.")) {
+			return false
+		}
+	}
+	return true
 }

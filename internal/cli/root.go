@@ -45,7 +45,7 @@ func Main(args []string) int {
 	}
 	fmt.Fprintln(streams.Err, "agentd:", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
 	}
 	return exitError
@@ -61,7 +61,7 @@ func newRootCmd(streams IO) *cobra.Command {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServerCmd(streams, nil), newOpenAPICmd(streams), newVersionCmd(streams))
+	root.AddCommand(newServerCmd(streams, nil), newOpenAPICmd(streams), newVersionCmd(streams), newDevCmd(streams))
 	return root
 }
 
@@ -74,8 +74,8 @@ func bindEnv(cmd *cobra.Command) error {
 			return
 		}
 		name := "AGENTD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v, ok := os.LookupEnv(name)
-		if !ok {
+		v := os.Getenv(name)
+		if v == "" { // set but empty counts as unset, as XDG_* does
 			return
 		}
 		if sv, isSlice := f.Value.(pflag.SliceValue); isSlice {
@@ -89,4 +89,16 @@ func bindEnv(cmd *cobra.Command) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// isCobraUsage recognises cobra's own usage errors, which it returns as
+// plain errors: unknown commands and wrong argument counts.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, prefix := range []string{"unknown command ", "accepts ", "requires ", "unknown flag", "unknown shorthand flag"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
 }

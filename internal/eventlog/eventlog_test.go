@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -1042,5 +1043,47 @@ func TestCrashConsistency(t *testing.T) {
 			t.Errorf("%s: reported out of order: %v", id, rep)
 		}
 		t.Logf("%s: %d reported, %d stored", id, len(reported[id]), max)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	db, err := openDB(filepath.Join(dir, "agentd.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion+1)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if l, err := Open(ctx, dir, Options{}); err == nil {
+		l.Close()
+		t.Fatal("Open accepted a newer schema")
+	}
+}
+
+// TestReadPlan guards the read query against a schema change that would
+// make it scan or sort.
+func TestReadPlan(t *testing.T) {
+	ctx := testCtx(t)
+	l := openLog(t, t.TempDir(), Options{})
+	defer closeLog(t, l)
+	rows, err := l.rdb.QueryContext(ctx, `EXPLAIN QUERY PLAN `+readEventsSQL, "s", 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) != 1 || !strings.HasPrefix(plan[0], "SEARCH events USING ") || !strings.Contains(plan[0], "session_id=? AND seq>?") {
+		t.Fatalf("read plan: %q", plan)
 	}
 }

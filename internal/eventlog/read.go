@@ -71,9 +71,7 @@ func (l *Log) Read(ctx context.Context, sessionID string, after uint64, limit in
 	if limit <= 0 {
 		sqlLimit = -1
 	}
-	rows, err := l.rdb.QueryContext(ctx,
-		`SELECT seq, type, body, raw FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-		sessionID, after, sqlLimit)
+	rows, err := l.rdb.QueryContext(ctx, readEventsSQL, sessionID, after, sqlLimit)
 	if err != nil {
 		return nil, fmt.Errorf("read events of %q: %w", sessionID, err)
 	}
@@ -91,6 +89,8 @@ func (l *Log) Read(ctx context.Context, sessionID string, after uint64, limit in
 	}
 	return out, nil
 }
+
+const readEventsSQL = `SELECT seq, type, body, raw FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`
 
 func (l *Log) readTail(sessionID string, after uint64, limit int) ([]Record, bool) {
 	l.mu.Lock()

@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
-	"sync/atomic"
 )
 
 // write is one unit of work for the writer goroutine.
@@ -69,33 +69,45 @@ func (l *Log) writer() {
 			l.drain(batch)
 			return
 		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < l.opts.MaxBatch {
-			select {
-			case w := <-l.writes:
-				batch = append(batch, w)
-			default:
-				break fill
+		batch = l.fill(append(batch[:0], first))
+		// Group commit: the callers woken by the previous commit are
+		// usually runnable but have not queued their next write yet.
+		// Yielding lets them do so, so that they share this transaction
+		// instead of each paying for one. Stop yielding as soon as a
+		// yield brings nothing new; alone, a yield costs next to nothing.
+		for range maxLinger {
+			if len(batch) >= l.opts.MaxBatch {
+				break
+			}
+			n := len(batch)
+			runtime.Gosched()
+			if batch = l.fill(batch); len(batch) == n {
+				break
 			}
 		}
 		l.commit(batch)
 	}
 }
 
+// maxLinger bounds how many times the writer yields to let a batch grow.
+const maxLinger = 8
+
+// fill adds queued writes to batch without waiting, up to MaxBatch.
+func (l *Log) fill(batch []*write) []*write {
+	for len(batch) < l.opts.MaxBatch {
+		select {
+		case w := <-l.writes:
+			batch = append(batch, w)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 func (l *Log) drain(batch []*write) {
 	for {
-		batch = batch[:0]
-	fill:
-		for len(batch) < l.opts.MaxBatch {
-			select {
-			case w := <-l.writes:
-				batch = append(batch, w)
-			default:
-				break fill
-			}
-		}
-		if len(batch) == 0 {
+		if batch = l.fill(batch[:0]); len(batch) == 0 {
 			return
 		}
 		l.commit(batch)
@@ -104,11 +116,7 @@ func (l *Log) drain(batch []*write) {
 
 // commit runs a batch in one transaction; if that fails it retries each
 // write alone so that one bad write cannot fail its neighbours.
-var DebugBatches, DebugWrites atomic.Int64
-
 func (l *Log) commit(batch []*write) {
-	DebugBatches.Add(1)
-	DebugWrites.Add(int64(len(batch)))
 	if err := l.runTx(batch); err == nil {
 		l.finish(batch, nil)
 		return
@@ -127,6 +135,63 @@ func (l *Log) finish(batch []*write, err error) {
 	}
 }
 
+// Statements of the writer, prepared once on its single connection.
+const (
+	insertEventSQL   = `INSERT INTO events (session_id, seq, type, body, raw) VALUES (?, ?, ?, ?, ?)`
+	insertSessionSQL = `INSERT INTO sessions (id, info, created_at, updated_at, last_seq) VALUES (?, ?, ?, ?, ?)`
+	updateSessionSQL = `UPDATE sessions SET info = COALESCE(?, info), updated_at = ?, last_seq = MAX(last_seq, ?) WHERE id = ?`
+)
+
+type writerStmts struct {
+	insertEvent, insertSession, updateSession *sql.Stmt
+}
+
+func prepareWriter(ctx context.Context, db *sql.DB) (*writerStmts, error) {
+	var st writerStmts
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&st.insertEvent, insertEventSQL},
+		{&st.insertSession, insertSessionSQL},
+		{&st.updateSession, updateSessionSQL},
+	} {
+		s, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.stmt = s
+	}
+	return &st, nil
+}
+
+func (st *writerStmts) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{st.insertEvent, st.insertSession, st.updateSession} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// txStmts are the writer's statements bound to one transaction; binding
+// reuses the statements already prepared on the connection.
+type txStmts struct {
+	ctx                                       context.Context
+	tx                                        *sql.Tx
+	st                                        *writerStmts
+	insertEvent, insertSession, updateSession *sql.Stmt
+}
+
+func (t *txStmts) bind(s **sql.Stmt, from *sql.Stmt) *sql.Stmt {
+	if *s == nil {
+		*s = t.tx.StmtContext(t.ctx, from)
+	}
+	return *s
+}
+
 func (l *Log) runTx(batch []*write) error {
 	ctx := context.Background()
 	tx, err := l.wdb.BeginTx(ctx, nil)
@@ -134,13 +199,9 @@ func (l *Log) runTx(batch []*write) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (session_id, seq, type, body, raw) VALUES (?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare insert: %w", err)
-	}
-	defer ins.Close()
+	t := &txStmts{ctx: ctx, tx: tx, st: l.stmts}
 	for _, w := range batch {
-		if err := applyWrite(ctx, tx, ins, w); err != nil {
+		if err := t.apply(w); err != nil {
 			return err
 		}
 	}
@@ -150,10 +211,10 @@ func (l *Log) runTx(batch []*write) error {
 	return nil
 }
 
-func applyWrite(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, w *write) error {
+func (t *txStmts) apply(w *write) error {
 	if w.create != nil {
 		s := w.create
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, info, created_at, updated_at, last_seq) VALUES (?, ?, ?, ?, ?)`,
+		_, err := t.bind(&t.insertSession, t.st.insertSession).ExecContext(t.ctx,
 			s.ID, s.Info, s.CreatedAt, s.UpdatedAt, s.LastSeq)
 		if err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") || strings.Contains(err.Error(), "PRIMARY KEY") {
@@ -162,7 +223,7 @@ func applyWrite(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, w *write) error 
 			return fmt.Errorf("insert session %q: %w", s.ID, err)
 		}
 	} else {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET info = COALESCE(?, info), updated_at = ?, last_seq = MAX(last_seq, ?) WHERE id = ?`,
+		res, err := t.bind(&t.updateSession, t.st.updateSession).ExecContext(t.ctx,
 			w.info, w.updatedAt, lastSeq(w.recs, 0), w.sessionID)
 		if err != nil {
 			return fmt.Errorf("update session %q: %w", w.sessionID, err)
@@ -171,12 +232,16 @@ func applyWrite(ctx context.Context, tx *sql.Tx, ins *sql.Stmt, w *write) error 
 			return fmt.Errorf("update session %q: %w", w.sessionID, errors.New("no such session"))
 		}
 	}
+	if len(w.recs) == 0 {
+		return nil
+	}
+	ins := t.bind(&t.insertEvent, t.st.insertEvent)
 	for _, r := range w.recs {
 		var raw any
 		if len(r.Raw) > 0 {
 			raw = r.Raw
 		}
-		if _, err := ins.ExecContext(ctx, w.sessionID, r.Seq, r.Type, r.Body, raw); err != nil {
+		if _, err := ins.ExecContext(t.ctx, w.sessionID, r.Seq, r.Type, r.Body, raw); err != nil {
 			return fmt.Errorf("insert event %s/%d: %w", w.sessionID, r.Seq, err)
 		}
 	}
