@@ -63,6 +63,9 @@ type Options struct {
 	// TailRecords is how many recent events per session are kept in memory
 	// so live readers need not query the database.
 	TailRecords int
+	// TailSessions is how many sessions keep such a tail at once; the
+	// least recently written one loses it first.
+	TailSessions int
 }
 
 // Log is the event log. Its methods are safe for concurrent use.
@@ -77,15 +80,21 @@ type Log struct {
 	senders  sync.WaitGroup // submits between their closed check and queueing
 	done     chan struct{}
 
-	mu    sync.Mutex
-	live  map[string]*liveState
-	close bool
+	mu   sync.Mutex
+	live map[string]*liveState
+	// cached counts live states holding a tail; clock orders appends.
+	cached int
+	clock  uint64
+	close  bool
 }
 
 // Open opens (creating if needed) the log in dir.
 func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 512
+	}
+	if opts.TailSessions <= 0 {
+		opts.TailSessions = 256
 	}
 	if opts.TailRecords <= 0 {
 		opts.TailRecords = 512

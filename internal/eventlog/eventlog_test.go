@@ -1087,3 +1087,37 @@ func TestReadPlan(t *testing.T) {
 		t.Fatalf("read plan: %q", plan)
 	}
 }
+
+// TestColdTailsEvicted bounds memory by busy sessions: with room for two
+// tails, a third session's appends evict the coldest, whose reads then come
+// from the database and stay correct.
+func TestColdTailsEvicted(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := Open(ctx, t.TempDir(), Options{TailSessions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, id := range []string{"a", "b", "c"} {
+		if err := l.CreateSession(ctx, Session{ID: id, Info: []byte("{}")}, []Record{{Seq: 1, Type: "t", Body: []byte(`{"raw":null}`)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.mu.Lock()
+	cached := 0
+	for id, s := range l.live {
+		if s.cached {
+			cached++
+		} else if id != "a" {
+			t.Errorf("session %s lost its tail, want a (the coldest) to", id)
+		}
+	}
+	l.mu.Unlock()
+	if cached != 2 {
+		t.Fatalf("%d tails cached, want 2", cached)
+	}
+	recs, err := l.Read(ctx, "a", 0, 0)
+	if err != nil || len(recs) != 1 || recs[0].Seq != 1 {
+		t.Fatalf("read of evicted session = %v, %v", recs, err)
+	}
+}

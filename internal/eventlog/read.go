@@ -11,7 +11,9 @@ type liveState struct {
 	notify  chan struct{}
 	tail    []Record
 	lastSeq uint64
-	written bool // lastSeq is authoritative: every append since start went through publish
+	written bool   // lastSeq is authoritative: every append since start went through publish
+	touched uint64 // when it was last appended to, for evicting cold tails
+	cached  bool   // tail holds events
 }
 
 func (s *liveState) wake() {
@@ -44,7 +46,31 @@ func (l *Log) publish(sessionID string, recs []Record) {
 	}
 	s.lastSeq = recs[len(recs)-1].Seq
 	s.written = true
+	l.clock++
+	s.touched = l.clock
+	if !s.cached {
+		s.cached = true
+		l.cached++
+		l.evictColdTail()
+	}
 	s.wake()
+}
+
+// evictColdTail keeps memory bounded by the number of busy sessions, not by
+// every session ever written: past TailSessions cached tails, the coldest
+// is dropped and its readers go to the database.
+func (l *Log) evictColdTail() {
+	if l.cached <= l.opts.TailSessions {
+		return
+	}
+	var coldest *liveState
+	for _, s := range l.live {
+		if s.cached && (coldest == nil || s.touched < coldest.touched) {
+			coldest = s
+		}
+	}
+	coldest.tail, coldest.cached = nil, false
+	l.cached--
 }
 
 // Changed returns a channel that is closed at the next append to the
