@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -80,11 +81,11 @@ type Log struct {
 	senders  sync.WaitGroup // submits between their closed check and queueing
 	done     chan struct{}
 
-	mu   sync.Mutex
+	mu   sync.RWMutex // guards live, cached and close
 	live map[string]*liveState
 	// cached counts live states holding a tail; clock orders appends.
 	cached int
-	clock  uint64
+	clock  atomic.Uint64
 	close  bool
 }
 
@@ -249,10 +250,12 @@ func (l *Log) Close() error {
 		close(l.stop)
 	})
 	<-l.done
-	l.mu.Lock()
+	l.mu.RLock()
 	for _, s := range l.live {
+		s.mu.Lock()
 		s.wake()
+		s.mu.Unlock()
 	}
-	l.mu.Unlock()
+	l.mu.RUnlock()
 	return errors.Join(l.stmts.close(), l.wdb.Close(), l.rdb.Close())
 }

@@ -3,27 +3,40 @@ package eventlog
 import (
 	"context"
 	"fmt"
+	"sync"
 )
 
 // liveState is the in-memory side of a session that has been written to in
 // this process: a wake-up channel for readers and a cache of recent events.
+// Each has its own lock, so readers and writers of one session never wait
+// on another session's.
 type liveState struct {
+	mu      sync.Mutex
 	notify  chan struct{}
-	tail    []Record
+	tail    []Record // never modified in place: readers share its elements
 	lastSeq uint64
 	written bool   // lastSeq is authoritative: every append since start went through publish
 	touched uint64 // when it was last appended to, for evicting cold tails
 	cached  bool   // tail holds events
 }
 
+// wake tells every waiting reader that something changed. Caller holds s.mu.
 func (s *liveState) wake() {
 	close(s.notify)
 	s.notify = make(chan struct{})
 }
 
+// state returns the session's live state, creating it on first use.
 func (l *Log) state(sessionID string) *liveState {
+	l.mu.RLock()
 	s, ok := l.live[sessionID]
-	if !ok {
+	l.mu.RUnlock()
+	if ok {
+		return s
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok = l.live[sessionID]; !ok {
 		s = &liveState{notify: make(chan struct{})}
 		l.live[sessionID] = s
 	}
@@ -31,45 +44,52 @@ func (l *Log) state(sessionID string) *liveState {
 }
 
 func (l *Log) publish(sessionID string, recs []Record) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	s := l.state(sessionID)
+	s.mu.Lock()
 	if len(s.tail) > 0 && s.tail[len(s.tail)-1].Seq+1 != recs[0].Seq {
-		s.tail = s.tail[:0]
+		s.tail = nil // a fresh array: readers may still hold the old one
 	}
 	s.tail = append(s.tail, recs...)
 	if over := len(s.tail) - l.opts.TailRecords; over > 0 {
-		// Drop in halves so trimming is amortised, and copy so the dropped
-		// records can be collected.
+		// Drop in halves so trimming is amortised, into a new array so the
+		// dropped records can be collected once readers let go.
 		keep := l.opts.TailRecords / 2
 		s.tail = append(make([]Record, 0, l.opts.TailRecords), s.tail[len(s.tail)-keep:]...)
 	}
 	s.lastSeq = recs[len(recs)-1].Seq
 	s.written = true
-	l.clock++
-	s.touched = l.clock
-	if !s.cached {
-		s.cached = true
-		l.cached++
+	s.touched = l.clock.Add(1)
+	newlyCached := !s.cached
+	s.cached = true
+	s.wake()
+	s.mu.Unlock()
+	if newlyCached {
 		l.evictColdTail()
 	}
-	s.wake()
 }
 
 // evictColdTail keeps memory bounded by the number of busy sessions, not by
 // every session ever written: past TailSessions cached tails, the coldest
 // is dropped and its readers go to the database.
 func (l *Log) evictColdTail() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cached++
 	if l.cached <= l.opts.TailSessions {
 		return
 	}
 	var coldest *liveState
+	var coldestAt uint64
 	for _, s := range l.live {
-		if s.cached && (coldest == nil || s.touched < coldest.touched) {
-			coldest = s
+		s.mu.Lock()
+		if s.cached && (coldest == nil || s.touched < coldestAt) {
+			coldest, coldestAt = s, s.touched
 		}
+		s.mu.Unlock()
 	}
+	coldest.mu.Lock()
 	coldest.tail, coldest.cached = nil, false
+	coldest.mu.Unlock()
 	l.cached--
 }
 
@@ -77,14 +97,18 @@ func (l *Log) evictColdTail() {
 // session (or at Close). Take it before reading, then wait on it if the read
 // came back empty: nothing can fall between the two.
 func (l *Log) Changed(sessionID string) <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.close {
+	l.mu.RLock()
+	closed := l.close
+	l.mu.RUnlock()
+	if closed {
 		c := make(chan struct{})
 		close(c)
 		return c
 	}
-	return l.state(sessionID).notify
+	s := l.state(sessionID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify
 }
 
 // Read returns up to limit events of the session with sequence > after, in
@@ -119,10 +143,15 @@ func (l *Log) Read(ctx context.Context, sessionID string, after uint64, limit in
 const readEventsSQL = `SELECT seq, type, body, raw FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`
 
 func (l *Log) readTail(sessionID string, after uint64, limit int) ([]Record, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
 	s, ok := l.live[sessionID]
-	if !ok || !s.written {
+	l.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.written {
 		return nil, false
 	}
 	if after >= s.lastSeq {
@@ -136,7 +165,9 @@ func (l *Log) readTail(sessionID string, after uint64, limit int) ([]Record, boo
 	if limit > 0 && from+limit < to {
 		to = from + limit
 	}
-	return append([]Record(nil), s.tail[from:to]...), true
+	// Shared, not copied: the tail's elements are never overwritten, and
+	// the capped capacity stops a caller's append from reaching them.
+	return s.tail[from:to:to], true
 }
 
 // Sessions returns every stored session.

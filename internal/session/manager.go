@@ -70,6 +70,7 @@ func New(ctx context.Context, log *eventlog.Log, agents []adapters.Agent, opts .
 		s := newSession(m, info, agentInfo)
 		close(s.ready)
 		s.lastSeq = row.LastSeq
+		s.publish()
 		m.sessions[row.ID] = s
 		if !info.Ended {
 			detail := "agentd stopped while the session was running"
@@ -230,6 +231,7 @@ func (m *Manager) store(ctx context.Context, s *Session) error {
 		return err
 	}
 	s.lastSeq = 1
+	s.publish()
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
@@ -36,6 +37,10 @@ type Session struct {
 	always  map[string]bool
 	agent   adapters.Session
 
+	// published is the committed state that Info serves; readers do not
+	// take mu, which is held across commits.
+	published atomic.Pointer[SessionInfo]
+
 	// ready is closed once the session is stored; an agent that emits
 	// while it is being created waits for it.
 	ready chan struct{}
@@ -56,24 +61,23 @@ func newSession(m *Manager, info SessionInfo, agentInfo adapters.Info) *Session 
 	}
 }
 
-// Info returns the session's description with current counters.
+// Info returns the session's description as of its last commit. It never
+// waits for a commit in flight.
 func (s *Session) Info() SessionInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.snapshot()
-}
-
-func (s *Session) snapshot() SessionInfo {
-	in := s.info
-	in.EventCount = s.lastSeq
-	return in
+	if in := s.published.Load(); in != nil {
+		return *in
+	}
+	return SessionInfo{SessionID: s.id}
 }
 
 // LastSequence is the sequence of the newest committed event.
-func (s *Session) LastSequence() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastSeq
+func (s *Session) LastSequence() uint64 { return s.Info().EventCount }
+
+// publish makes the committed state visible to Info. Caller holds s.mu.
+func (s *Session) publish() {
+	in := s.info
+	in.EventCount = s.lastSeq
+	s.published.Store(&in)
 }
 
 // Emit is the adapters.Emitter the session's agent writes through.
@@ -146,6 +150,7 @@ func (s *Session) commit(ctx context.Context, drafts []draft) error {
 	}
 	s.info = next
 	s.lastSeq += uint64(len(recs))
+	s.publish()
 	for _, d := range drafts {
 		s.track(d)
 	}
