@@ -7,7 +7,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/agentd-dev/agentd/adapters"
-	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/schema"
 )
 
@@ -83,17 +82,8 @@ func (s *server) registerAgents(a huma.API) {
 		AgentPathParam
 		Body AgentInstallRequest
 	}) (*struct{}, error) {
-		ag, err := s.Sessions.Agent(in.Agent)
-		if err != nil {
-			return nil, problem(ctx, s.Logger, err)
-		}
-		if info := ag.Info(ctx); !info.Installed {
-			e := apierr.New(apierr.InstallFailed, "%s", in.Agent)
-			e.Agent = in.Agent
-			e.Details = map[string]any{"stderr": "this agentd cannot install " + in.Agent + " yet"}
-			return nil, problem(ctx, s.Logger, e)
-		}
-		return nil, nil
+		reinstall := in.Body.Reinstall != nil && *in.Body.Reinstall
+		return nil, problem(ctx, s.Logger, s.Sessions.Install(context.WithoutCancel(ctx), in.Agent, "", reinstall))
 	})
 	huma.Register(a, huma.Operation{
 		OperationID: "get_agent_modes", Method: http.MethodGet, Path: "/v1/agents/{agent}/modes", Tags: []string{"agents"},

@@ -141,7 +141,7 @@ func TestErrors(t *testing.T) {
 		{"unsupported agent on install", "POST", "/v1/agents/nope/install", `{}`, unsupportedAgent("nope")},
 		{"install of an agent agentd cannot install", "POST", "/v1/agents/claude/install", `{}`,
 			problem{Status: 500, Type: "install_failed", Title: "Install Failed", Detail: "install failed: claude", Agent: "claude",
-				Details: map[string]any{"stderr": "this agentd cannot install claude yet"}}},
+				Details: map[string]any{"stderr": "agentd cannot install claude"}}},
 		{"bad agentMode", "POST", "/v1/sessions/x", `{"agent":"mock","agentMode":"weird"}`, modeNotSupported("mock", "weird")},
 		{"bad permissionMode", "POST", "/v1/sessions/x", `{"agent":"mock","permissionMode":"x"}`, invalidRequest("invalid permission mode: x")},
 		{"bad agentMode is checked before permissionMode", "POST", "/v1/sessions/x", `{"agent":"mock","agentMode":"weird","permissionMode":"x"}`,

@@ -22,16 +22,29 @@ import (
 
 // Manager holds every session, live and ended.
 type Manager struct {
-	log    *eventlog.Log
-	agents []adapters.Agent
-	logger *slog.Logger
-	now    func() time.Time
+	log       *eventlog.Log
+	agents    []adapters.Agent
+	logger    *slog.Logger
+	now       func() time.Time
+	installer Installer
 
 	mu       sync.RWMutex
 	sessions map[string]*Session
 	creating map[string]bool
 	closed   bool
 }
+
+// Installer fetches agents that are not installed yet.
+type Installer interface {
+	// Installable reports whether the installer knows how to fetch agent.
+	Installable(agent string) bool
+	// Install fetches agent at version ("" for the pinned default); with
+	// reinstall it replaces an existing install.
+	Install(ctx context.Context, agent, version string, reinstall bool) error
+}
+
+// WithInstaller lets sessions install their agent on first use.
+func WithInstaller(i Installer) Option { return func(m *Manager) { m.installer = i } }
 
 // Option configures a Manager.
 type Option func(*Manager)
@@ -83,6 +96,38 @@ func New(ctx context.Context, log *eventlog.Log, agents []adapters.Agent, opts .
 		}
 	}
 	return m, nil
+}
+
+// Install fetches an agent. Agents that need no install (the mock) or that
+// are installed already succeed at once unless reinstall is asked for.
+func (m *Manager) Install(ctx context.Context, id, version string, reinstall bool) error {
+	agent, err := m.Agent(id)
+	if err != nil {
+		return err
+	}
+	info := agent.Info(ctx)
+	if info.Installed && !reinstall && version == "" {
+		return nil
+	}
+	if m.installer == nil || !m.installer.Installable(id) {
+		if info.Installed {
+			return nil
+		}
+		e := apierr.New(apierr.InstallFailed, "%s", id)
+		e.Agent = id
+		e.Details = map[string]any{"stderr": "agentd cannot install " + id}
+		return e
+	}
+	if err := m.installer.Install(ctx, id, version, reinstall); err != nil {
+		if _, ok := apierr.As(err); ok {
+			return err
+		}
+		e := apierr.New(apierr.InstallFailed, "%s", id)
+		e.Agent = id
+		e.Details = map[string]any{"stderr": err.Error()}
+		return e
+	}
+	return nil
 }
 
 // Agents lists the agents in the order the API reports them.
@@ -145,6 +190,12 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 	info, err := newInfo(id, req, agentInfo, m.now())
 	if err != nil {
 		return SessionInfo{}, err
+	}
+	if agentInfo.Runnable && !agentInfo.Installed {
+		if err := m.Install(ctx, req.Agent, req.AgentVersion, false); err != nil {
+			return SessionInfo{}, err
+		}
+		agentInfo = agent.Info(ctx)
 	}
 	if !agentInfo.Runnable || !agentInfo.Installed {
 		e := apierr.New(apierr.AgentNotInstalled, "%s", req.Agent)
