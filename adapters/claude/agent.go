@@ -1,0 +1,823 @@
+// Package claude runs Claude Code (the `claude` CLI) as an agentd agent.
+//
+// Process model: one long-lived process per session,
+//
+//	claude -p --input-format stream-json --output-format stream-json --verbose
+//	       --permission-prompt-tool stdio --include-partial-messages
+//	       [--model M] [--permission-mode plan|acceptEdits|bypassPermissions] [--resume ID]
+//
+// started through agentproc in the session's directory. Every prompt is a
+// user line on its stdin; permission and question answers and interrupts are
+// control lines on the same stdin, so they work for as long as the process
+// lives, after any number of turns. stdout is read line by line and turned
+// into universal events by a Translator (translate.go); stderr is never
+// parsed, only kept (bounded) for the report of an unexpected exit.
+//
+// Turns are serialised: a message sent while a turn runs is queued and
+// written when the running turn's result line has been read (its user item
+// is recorded then, so it follows the previous turn's turn.ended).
+package claude
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/agentproc"
+	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// DefaultMaxLine is the longest stdout line read whole; a longer one is
+// reported as agent.unparsed and skipped, and reading goes on.
+const DefaultMaxLine = 64 << 20
+
+var errStopped = errors.New("claude session stopped")
+
+// Agent is the Claude Code agent.
+type Agent struct {
+	resolve func(context.Context) (string, error)
+	home    string
+	env     []string
+	grace   time.Duration
+	maxLine int
+
+	versionMu sync.Mutex
+	versions  map[string]string // by binary path; "" when --version failed
+}
+
+var _ adapters.Agent = (*Agent)(nil)
+
+// Option configures an Agent.
+type Option func(*Agent)
+
+// WithResolver sets how the binary is found; it returns the path or an
+// error (wrapping adapters.ErrNotInstalled when there is none).
+func WithResolver(f func(ctx context.Context) (string, error)) Option {
+	return func(a *Agent) { a.resolve = f }
+}
+
+// WithHome sets HOME for the agent. By default it is the daemon's HOME, so
+// Claude finds the user's own login and settings; an override gives it a
+// private one (its sessions live under $HOME/.claude, so --resume needs the
+// same HOME).
+func WithHome(dir string) Option { return func(a *Agent) { a.home = dir } }
+
+// WithEnv adds or overrides environment variables ("KEY=value") of the
+// agent, on top of the ones taken from the daemon's environment.
+func WithEnv(kv ...string) Option {
+	return func(a *Agent) { a.env = append(a.env, kv...) }
+}
+
+// WithGrace sets how long Stop waits after SIGTERM before SIGKILL.
+func WithGrace(d time.Duration) Option { return func(a *Agent) { a.grace = d } }
+
+// WithMaxLine sets the longest stdout line read whole (DefaultMaxLine).
+func WithMaxLine(n int) Option { return func(a *Agent) { a.maxLine = n } }
+
+// New returns the Claude agent.
+func New(opts ...Option) *Agent {
+	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, maxLine: DefaultMaxLine, versions: map[string]string{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+func (*Agent) ID() string { return "claude" }
+
+// DefaultResolver finds the binary: $AGENTD_CLAUDE_BIN, then `claude` on
+// PATH, then agentd's npm cache
+// (~/.cache/agentd/npm/node_modules/@anthropic-ai/claude-code-<os>-<arch>/claude).
+func DefaultResolver(context.Context) (string, error) {
+	if p := os.Getenv("AGENTD_CLAUDE_BIN"); p != "" {
+		if executable(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("%w: AGENTD_CLAUDE_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		if p := filepath.Join(dir, "claude"); executable(p) {
+			return p, nil
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "@anthropic-ai", "claude-code-"+platform(), "claude")
+		if executable(p) {
+			return p, nil
+		}
+	}
+	return "", adapters.ErrNotInstalled
+}
+
+func executable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// platform names the OS and CPU the way Claude's npm packages do.
+func platform() string {
+	arch := runtime.GOARCH
+	if arch == "amd64" {
+		arch = "x64"
+	}
+	return runtime.GOOS + "-" + arch
+}
+
+// Info reports install state and capabilities. The version comes from
+// `claude --version`, run once per binary path.
+func (a *Agent) Info(ctx context.Context) adapters.Info {
+	info := adapters.Info{
+		Runnable: true,
+		Capabilities: adapters.Capabilities{
+			PlanMode: true, Permissions: true, Questions: true, ToolCalls: true, ToolResults: true,
+			TextMessages: true, ErrorEvents: true, Reasoning: true, Status: true, CommandExecution: true,
+			FileChanges: true, McpTools: true, StreamingDeltas: true, ItemStarted: true,
+		},
+		Modes: []adapters.Mode{
+			{ID: "build", Name: "Build", Description: "Default build mode"},
+			{ID: "plan", Name: "Plan", Description: "Plan mode (prompt-only)"},
+		},
+		PermissionModes: map[string]string{"default": "default", "plan": "plan", "bypass": "bypass", "acceptEdits": "acceptEdits"},
+		Models: []adapters.Model{{ID: "default", Name: "Default (recommended)"}, {ID: "sonnet", Name: "Sonnet"},
+			{ID: "opus", Name: "Opus"}, {ID: "haiku", Name: "Haiku"}},
+		DefaultModel: "default",
+		Resumable:    true,
+	}
+	info.CredentialsAvailable = a.credentialsAvailable()
+	path, err := a.resolve(ctx)
+	if err != nil {
+		return info
+	}
+	info.Installed, info.Path = true, path
+	info.Version = a.version(ctx, path)
+	return info
+}
+
+// credentialsAvailable reports whether Claude will find a credential: one
+// of the variables it reads, or the login file under its HOME.
+func (a *Agent) credentialsAvailable() bool {
+	env := a.environ(false)
+	for _, k := range []string{"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN",
+		"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"} {
+		if lookup(env, k) != "" {
+			return true
+		}
+	}
+	home := lookup(env, "HOME")
+	return home != "" && regularFile(filepath.Join(home, ".claude", ".credentials.json"))
+}
+
+func regularFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+func lookup(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func (a *Agent) version(ctx context.Context, path string) string {
+	a.versionMu.Lock()
+	defer a.versionMu.Unlock()
+	if v, ok := a.versions[path]; ok {
+		return v
+	}
+	v := a.runVersion(ctx, path)
+	a.versions[path] = v
+	return v
+}
+
+// runVersion runs `claude --version` and returns what precedes " (" on its
+// first line, e.g. "2.1.330" from "2.1.330 (Claude Code)".
+func (a *Agent) runVersion(ctx context.Context, path string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
+		Env: a.environ(false)}, agentproc.Options{Grace: time.Second})
+	if err != nil {
+		return ""
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			proc.Stop(context.Background())
+		case <-proc.Done():
+		}
+	}()
+	defer proc.Stdout.Close()
+	lr := agentproc.NewLineReader(proc.Stdout, 4096)
+	first := ""
+	for {
+		line, _, err := lr.Next()
+		if err != nil {
+			break
+		}
+		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
+			first = s
+		}
+	}
+	if !proc.Exit().Success() {
+		return ""
+	}
+	v, _, _ := strings.Cut(first, " (")
+	return v
+}
+
+// passed are the variables taken from the daemon's environment besides
+// ANTHROPIC_*, CLAUDE_* and LC_*: what a shell and Node need to run, and
+// proxy and CA settings needed to reach the API.
+var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+	"IS_SANDBOX", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
+
+// environ builds the agent's whole environment: nothing is inherited
+// implicitly. Values are never logged.
+func (a *Agent) environ(bypass bool) []string {
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && (slices.Contains(passed, k) || strings.HasPrefix(k, "ANTHROPIC_") ||
+			strings.HasPrefix(k, "CLAUDE_") || strings.HasPrefix(k, "LC_")) {
+			vars[k] = v
+		}
+	}
+	if vars["PATH"] == "" {
+		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+	}
+	if a.home != "" {
+		vars["HOME"] = a.home
+	} else if vars["HOME"] == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			vars["HOME"] = h
+		}
+	}
+	if bypass && vars["IS_SANDBOX"] == "" {
+		// Claude refuses to skip permissions as root unless told it runs
+		// in a sandbox, which is where agentd runs.
+		vars["IS_SANDBOX"] = "1"
+	}
+	for _, kv := range a.env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env
+}
+
+// permissionMode maps the session's modes onto --permission-mode. The plan
+// agent mode is Claude's plan permission mode.
+func permissionMode(req adapters.StartRequest) string {
+	if req.AgentMode == "plan" {
+		return "plan"
+	}
+	switch req.PermissionMode {
+	case "plan":
+		return "plan"
+	case "bypass":
+		return "bypassPermissions"
+	case "acceptEdits":
+		return "acceptEdits"
+	}
+	return ""
+}
+
+func args(req adapters.StartRequest, resume string) []string {
+	out := []string{"-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
+		"--permission-prompt-tool", "stdio", "--include-partial-messages"}
+	if req.Model != "" && req.Model != "default" {
+		out = append(out, "--model", req.Model)
+	}
+	if m := permissionMode(req); m != "" {
+		out = append(out, "--permission-mode", m)
+	}
+	if resume != "" {
+		out = append(out, "--resume", resume)
+	}
+	return out
+}
+
+// Start runs a new Claude process for the session. It returns once the
+// process runs; Claude says nothing until the first prompt.
+func (a *Agent) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
+	return a.start(ctx, req, emit, "")
+}
+
+// Resume runs a Claude process that continues the native session
+// nativeSessionID (`--resume`): Claude finds it under the same HOME and
+// working directory it was created in.
+func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSessionID string, emit adapters.Emitter) (adapters.Session, error) {
+	if nativeSessionID == "" {
+		return nil, errors.New("claude: resume without a native session id")
+	}
+	return a.start(ctx, req, emit, nativeSessionID)
+}
+
+func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter, resume string) (*session, error) {
+	path, err := a.resolve(ctx)
+	if err != nil {
+		if errors.Is(err, adapters.ErrNotInstalled) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
+	}
+	dir := req.Directory
+	if dir == "" {
+		if dir, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("claude: working directory: %w", err)
+		}
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	}
+	mode := permissionMode(req)
+	proc, err := agentproc.Start(ctx, agentproc.Spec{
+		Path: path, Args: args(req, resume), Dir: dir, Env: a.environ(mode == "bypassPermissions"), Stdin: true,
+	}, agentproc.Options{Grace: a.grace})
+	if err != nil {
+		return nil, fmt.Errorf("claude: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine,
+		done: make(chan struct{}), tr: NewTranslator(), waiters: map[string]chan error{},
+	}
+	s.tr.sessionID = resume
+	go s.read()
+	go s.unblockReader()
+	return s, nil
+}
+
+// session is one running Claude process.
+type session struct {
+	proc    *agentproc.Process
+	emit    adapters.Emitter
+	ctx     context.Context // the session's life: cancelled once Stop is done
+	cancel  context.CancelFunc
+	maxLine int
+	done    chan struct{} // closed when the reader has reported the process's end
+
+	writeMu sync.Mutex // one line at a time on stdin
+
+	mu         sync.Mutex
+	tr         *Translator
+	busy       bool     // a prompt was written and its result not yet read
+	queue      []string // prompts waiting for the running turn
+	stopping   bool     // Stop was called: the exit that follows is expected
+	exited     bool
+	exitErr    error
+	waiters    map[string]chan error // interrupts waiting for Claude's answer
+	interruptN int
+	emitDead   bool // the engine refused an event: the session has ended
+	stopOnce   sync.Once
+}
+
+var _ adapters.Session = (*session)(nil)
+
+// Pid is the process id of the Claude process, which leads its own group.
+func (s *session) Pid() int { return s.proc.Pid() }
+
+func (s *session) NativeSessionID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tr.NativeSessionID()
+}
+
+// withAttachments lists attachments after the text, as the reference gives
+// them to every agent but OpenCode.
+func withAttachments(msg adapters.Message) string {
+	if len(msg.Attachments) == 0 {
+		return msg.Text
+	}
+	var b strings.Builder
+	b.WriteString(msg.Text)
+	b.WriteString("\n\nAttachments:\n")
+	for _, a := range msg.Attachments {
+		b.WriteString("- " + a.Path + "\n")
+	}
+	return b.String()
+}
+
+// Send writes the prompt, or queues it while a turn runs (see the package
+// documentation). It returns once the prompt is written or queued.
+func (s *session) Send(_ context.Context, msg adapters.Message) error {
+	text := withAttachments(msg)
+	if strings.TrimSpace(text) == "" {
+		return apierr.New(apierr.InvalidRequest, "empty message")
+	}
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.busy {
+		s.queue = append(s.queue, text)
+		s.mu.Unlock()
+		return nil
+	}
+	s.busy = true
+	s.mu.Unlock()
+	return s.startTurn(text)
+}
+
+// usable reports why nothing can be sent any more, if so. The caller holds s.mu.
+func (s *session) usable() error {
+	switch {
+	case s.exited && s.exitErr != nil:
+		return s.exitErr
+	case s.exited, s.stopping:
+		return errStopped
+	}
+	return nil
+}
+
+// startTurn records the user item, then writes the prompt, so the item
+// always comes before anything Claude says about it.
+func (s *session) startTurn(text string) error {
+	s.mu.Lock()
+	events := s.tr.UserMessage(text)
+	native := s.tr.NativeSessionID()
+	s.mu.Unlock()
+	if err := s.emit.Emit(s.ctx, events...); err != nil {
+		s.turnDone()
+		return err
+	}
+	if err := s.write(userLine(text, native)); err != nil {
+		s.turnDone()
+		return err
+	}
+	return nil
+}
+
+func (s *session) turnDone() {
+	s.mu.Lock()
+	s.busy = false
+	s.mu.Unlock()
+}
+
+type userMessage struct {
+	Type            string  `json:"type"`
+	Message         userMsg `json:"message"`
+	ParentToolUseID *string `json:"parent_tool_use_id"`
+	SessionID       string  `json:"session_id"`
+}
+
+type userMsg struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+func userLine(text, nativeSessionID string) []byte {
+	b, _ := json.Marshal(userMessage{Type: "user", Message: userMsg{Role: "user", Content: text}, SessionID: nativeSessionID})
+	return b
+}
+
+// write puts one line on Claude's stdin.
+func (s *session) write(line []byte) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if _, err := s.proc.Stdin.Write(append(line, '\n')); err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.usable(); err != nil {
+			return err
+		}
+		return fmt.Errorf("claude: write to stdin: %w", err)
+	}
+	return nil
+}
+
+// Interrupt asks Claude to stop the running turn (control_request
+// interrupt) and waits for its acknowledgement; the turn then ends with a
+// turn.ended whose metadata status is "interrupted". Queued prompts still
+// run afterwards. Without a running turn it does nothing.
+func (s *session) Interrupt(ctx context.Context) error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if !s.busy {
+		s.mu.Unlock()
+		return nil
+	}
+	s.interruptN++
+	id := "agentd_interrupt_" + strconv.Itoa(s.interruptN)
+	ack := make(chan error, 1)
+	s.waiters[id] = ack
+	s.tr.noteInterrupt()
+	s.mu.Unlock()
+	forget := func() {
+		s.mu.Lock()
+		delete(s.waiters, id)
+		s.mu.Unlock()
+	}
+	line, _ := json.Marshal(map[string]any{"type": "control_request", "request_id": id,
+		"request": map[string]string{"subtype": "interrupt"}})
+	if err := s.write(line); err != nil {
+		forget()
+		return err
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		forget()
+		return ctx.Err()
+	case <-s.done:
+		return errStopped
+	}
+}
+
+// Answers written to Claude.
+const (
+	denyPermission = "The user denied permission to use this tool."
+	declineAnswer  = "The user declined to answer."
+	rejectPlan     = "The user rejected the plan."
+)
+
+type permissionRule struct {
+	ToolName string `json:"toolName"`
+}
+
+type permissionUpdate struct {
+	Type        string           `json:"type"`
+	Rules       []permissionRule `json:"rules"`
+	Behavior    string           `json:"behavior"`
+	Destination string           `json:"destination"`
+}
+
+type decision struct {
+	Behavior           string             `json:"behavior"`
+	UpdatedInput       json.RawMessage    `json:"updatedInput,omitempty"`
+	UpdatedPermissions []permissionUpdate `json:"updatedPermissions,omitempty"`
+	Message            string             `json:"message,omitempty"`
+}
+
+func allow(input json.RawMessage) decision {
+	if len(input) == 0 || string(input) == "null" {
+		input = json.RawMessage("{}")
+	}
+	return decision{Behavior: "allow", UpdatedInput: input}
+}
+
+func deny(msg string) decision { return decision{Behavior: "deny", Message: msg} }
+
+func controlSuccess(id string, d decision) []byte {
+	b, _ := json.Marshal(map[string]any{"type": "control_response", "response": map[string]any{
+		"subtype": "success", "request_id": id, "response": d}})
+	return b
+}
+
+// answer writes the decision for a pending request of one of kinds. The
+// request leaves the pending set while the answer is written and comes back
+// if writing fails, so one request is answered at most once.
+func (s *session) answer(id string, kinds []pendingKind, decide func(*pendingRequest) decision) error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	p, ok := s.tr.pendingRequest(id)
+	if !ok || !slices.Contains(kinds, p.kind) {
+		s.mu.Unlock()
+		return apierr.New(apierr.InvalidRequest, "no pending Claude request %s of that kind", id)
+	}
+	s.tr.resolve(id)
+	s.mu.Unlock()
+	if err := s.write(controlSuccess(id, decide(p))); err != nil {
+		s.mu.Lock()
+		s.tr.restore(id, p)
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// ReplyPermission answers can_use_tool: once → allow with the tool's input;
+// always → the same plus a session rule allowing the tool (the engine
+// remembers "always" per tool name too); reject → deny.
+func (s *session) ReplyPermission(_ context.Context, req adapters.PermissionRequest, reply adapters.PermissionReply) error {
+	switch reply {
+	case adapters.ReplyOnce, adapters.ReplyAlways, adapters.ReplyReject:
+	default:
+		return apierr.New(apierr.InvalidRequest, "invalid permission reply: %s", reply)
+	}
+	return s.answer(req.ID, []pendingKind{pendingPermission}, func(p *pendingRequest) decision {
+		switch reply {
+		case adapters.ReplyReject:
+			return deny(denyPermission)
+		case adapters.ReplyAlways:
+			d := allow(p.input)
+			d.UpdatedPermissions = []permissionUpdate{{Type: "addRules", Rules: []permissionRule{{ToolName: p.toolName}},
+				Behavior: "allow", Destination: "session"}}
+			return d
+		}
+		return allow(p.input)
+	})
+}
+
+// ReplyQuestion answers AskUserQuestion: allow, with the tool's input plus
+// answers {<question text>: <labels joined by ", ">}, answers[i] going to
+// the i-th question. For ExitPlanMode the first answer "reject" denies the
+// plan; anything else approves it.
+func (s *session) ReplyQuestion(_ context.Context, req adapters.QuestionRequest, answers [][]string) error {
+	return s.answer(req.ID, []pendingKind{pendingQuestion, pendingPlan}, func(p *pendingRequest) decision {
+		if p.kind == pendingPlan {
+			if len(answers) > 0 && len(answers[0]) > 0 && strings.EqualFold(strings.TrimSpace(answers[0][0]), "reject") {
+				return deny(rejectPlan)
+			}
+			return allow(p.input)
+		}
+		return allow(withAnswers(p, answers))
+	})
+}
+
+func withAnswers(p *pendingRequest, answers [][]string) json.RawMessage {
+	input := map[string]json.RawMessage{}
+	_ = json.Unmarshal(p.input, &input)
+	given := map[string]string{}
+	for i, q := range p.questions {
+		if i < len(answers) && len(answers[i]) > 0 {
+			given[q] = strings.Join(answers[i], ", ")
+		}
+	}
+	input["answers"], _ = json.Marshal(given)
+	b, _ := json.Marshal(input)
+	return b
+}
+
+// RejectQuestion denies the question tool, which tells the model the user
+// declined (for ExitPlanMode: rejected the plan).
+func (s *session) RejectQuestion(_ context.Context, req adapters.QuestionRequest) error {
+	return s.answer(req.ID, []pendingKind{pendingQuestion, pendingPlan}, func(p *pendingRequest) decision {
+		if p.kind == pendingPlan {
+			return deny(rejectPlan)
+		}
+		return deny(declineAnswer)
+	})
+}
+
+// Stop closes Claude's stdin and stops its process group (SIGTERM, SIGKILL
+// after the grace period), then waits until its output is read to the end.
+func (s *session) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.queue = nil
+		s.mu.Unlock()
+		_ = s.proc.Stdin.Close()
+		s.proc.Stop(ctx)
+	})
+	select {
+	case <-s.done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// read turns stdout into events until the process is gone, then reports
+// how it ended.
+func (s *session) read() {
+	defer close(s.done)
+	lr := agentproc.NewLineReader(s.proc.Stdout, s.maxLine)
+	for {
+		line, truncated, err := lr.Next()
+		if err != nil {
+			break
+		}
+		s.mu.Lock()
+		var events []adapters.Event
+		if truncated {
+			events = s.tr.Truncated(line, s.maxLine)
+		} else {
+			events = s.tr.Line(line)
+		}
+		fx := s.tr.takeEffects()
+		for _, ack := range fx.acks {
+			if ch, ok := s.waiters[ack.id]; ok {
+				delete(s.waiters, ack.id)
+				ch <- ack.err
+			}
+		}
+		s.mu.Unlock()
+		for _, r := range fx.replies {
+			_ = s.write(r) // the process is gone if this fails; its end is reported below
+		}
+		s.deliver(events)
+		if fx.turnEnded {
+			s.nextTurn()
+		}
+	}
+	_ = s.proc.Stdout.Close()
+	s.finish(s.proc.Exit())
+}
+
+// deliver hands events to the engine, until it refuses them.
+func (s *session) deliver(events []adapters.Event) {
+	if len(events) == 0 {
+		return
+	}
+	s.mu.Lock()
+	dead := s.emitDead
+	s.mu.Unlock()
+	if dead {
+		return
+	}
+	if err := s.emit.Emit(s.ctx, events...); err != nil {
+		s.mu.Lock()
+		s.emitDead = true
+		s.mu.Unlock()
+	}
+}
+
+// nextTurn writes the next queued prompt once a turn has ended.
+func (s *session) nextTurn() {
+	s.mu.Lock()
+	if len(s.queue) == 0 || s.usable() != nil {
+		s.busy = false
+		s.mu.Unlock()
+		return
+	}
+	text := s.queue[0]
+	s.queue = s.queue[1:]
+	s.mu.Unlock()
+	_ = s.startTurn(text) // a failure means the process is gone: reported when it ends
+}
+
+// unblockReader closes stdout shortly after the process group is gone, in
+// case something that escaped the group still holds it open.
+func (s *session) unblockReader() {
+	select {
+	case <-s.proc.Done():
+	case <-s.done:
+		return
+	}
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-s.done:
+	case <-t.C:
+		_ = s.proc.Stdout.Close()
+	}
+}
+
+// finish records how the process ended: nothing when Stop asked for it,
+// else an error and the end of the session, with its stderr.
+func (s *session) finish(exit agentproc.Exit) {
+	msg := "claude exited unexpectedly with exit code " + strconv.Itoa(exit.Code)
+	if exit.Signal != "" {
+		msg = "claude was killed by signal (" + exit.Signal + ")"
+	}
+	s.mu.Lock()
+	s.exited, s.busy, s.queue = true, false, nil
+	if !s.stopping {
+		s.exitErr = apierr.New(apierr.AgentProcessExited, "%s", msg)
+	}
+	for id, ch := range s.waiters {
+		delete(s.waiters, id)
+		ch <- errStopped
+	}
+	expected := s.stopping || s.emitDead
+	s.mu.Unlock()
+	if expected {
+		return
+	}
+	details, _ := json.Marshal(map[string]any{"exitCode": exit.Code, "signal": exit.Signal})
+	rep := s.proc.Stderr().Report()
+	stderr := &schema.StderrOutput{Head: &rep.Head, Truncated: rep.Truncated, TotalLines: &rep.TotalLines}
+	if rep.Truncated {
+		stderr.Tail = &rep.Tail
+	}
+	code := exit.Code
+	s.deliver([]adapters.Event{
+		{Type: schema.EventError, Synthetic: true, Data: schema.ErrorData{Message: msg, Code: schema.Ptr("process_exit"), Details: details}},
+		{Type: schema.EventSessionEnded, Synthetic: true, Data: schema.SessionEndedData{
+			Reason: schema.EndError, TerminatedBy: schema.ByAgent, Message: &msg, ExitCode: &code, Stderr: stderr}},
+	})
+}
