@@ -156,6 +156,7 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 			{ID: "opus", Name: "Opus"}, {ID: "haiku", Name: "Haiku"}},
 		DefaultModel: "default",
 		Resumable:    true,
+		NativeTurns:  true, // the adapter opens a turn when it writes the prompt
 	}
 	info.CredentialsAvailable = a.credentialsAvailable()
 	path, err := a.resolve(ctx)

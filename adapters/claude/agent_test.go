@@ -1017,7 +1017,7 @@ func TestInfo(t *testing.T) {
 	if !info.Installed || info.Path != bin || info.Version == "" || strings.Contains(info.Version, "(") {
 		t.Errorf("info %+v", info)
 	}
-	if !info.Capabilities.ItemStarted || !info.Capabilities.Reasoning || info.NativeTurns || !info.Resumable {
+	if !info.Capabilities.ItemStarted || !info.Capabilities.Reasoning || !info.NativeTurns || !info.Resumable {
 		t.Errorf("capabilities %+v", info.Capabilities)
 	}
 }

@@ -269,7 +269,10 @@ func (t *Translator) UserMessage(text string) []adapters.Event {
 	}
 	done := it
 	done.Status = schema.StatusCompleted
+	// The turn starts when the prompt is written, not when it was sent: a
+	// queued message's turn must not open before the running one ends.
 	evs := []adapters.Event{
+		{Type: schema.EventTurnStarted, Data: schema.TurnEventData{Phase: schema.PhaseStarted}},
 		{Type: schema.EventItemStarted, Data: schema.ItemEventData{Item: it}},
 		{Type: schema.EventItemCompleted, Data: schema.ItemEventData{Item: done}},
 	}
