@@ -30,3 +30,11 @@ bench:
 # Startup time and idle memory of the built binary.
 bench-startup: build
     ./bench/startup.sh bin/agentd
+
+# Cross-build the release (linux/darwin × amd64/arm64, static, stripped, no build ids) into dist/ with checksums.txt.
+release v=version:
+    ./install/release.sh --version '{{v}}' --out dist
+
+# The release build, then a second one with an empty Go build cache: fails unless byte-identical.
+release-check v=version:
+    ./install/release.sh --version '{{v}}' --out dist --check

@@ -16,7 +16,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/agentd-dev/agentd/internal/eventlog"
+	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
+	"github.com/agentd-dev/agentd/internal/terminal"
+	"github.com/agentd-dev/agentd/internal/workspace"
 )
 
 // Version is agentd's version, stamped at build time.
@@ -34,6 +37,11 @@ type Deps struct {
 	Done <-chan struct{}
 	// KeepAlive is the interval of SSE keep-alive comments (default 15s).
 	KeepAlive time.Duration
+	// Workspace, Processes and Terminals serve /v1/fs, /v1/processes and
+	// /v1/terminals.
+	Workspace *workspace.FS
+	Processes *process.Service
+	Terminals *terminal.Service
 }
 
 type server struct {
@@ -64,6 +72,9 @@ func New(d Deps) (http.Handler, huma.API) {
 	s.registerAgents(a)
 	s.registerSessions(a)
 	s.registerEvents(a)
+	s.registerFs(a)
+	s.registerProcesses(a)
+	s.registerTerminals(a)
 	router.Get("/docs", docsPage(a))
 	return router, a
 }
@@ -79,6 +90,9 @@ func config() huma.Config {
 		{Name: "meta", Description: "Service metadata"},
 		{Name: "agents", Description: "Agent management"},
 		{Name: "sessions", Description: "Session management"},
+		{Name: "fs", Description: "Files under the daemon's root"},
+		{Name: "processes", Description: "Additive: commands run by the daemon"},
+		{Name: "terminals", Description: "Additive: interactive PTY sessions"},
 	}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", Description: "The token given to `agentd server --token`"},

@@ -30,6 +30,10 @@ type Spec struct {
 	Env []string
 	// Stdin opens a pipe to the process's standard input.
 	Stdin bool
+	// Stderr, when set, also receives every byte the process writes to
+	// stderr (the bounded Log gets them too). It should not block for long:
+	// while it does, the process may block on a full pipe.
+	Stderr io.Writer
 }
 
 // Options tune a process's lifecycle; zero values take defaults.
@@ -44,8 +48,11 @@ type Options struct {
 // Exit is how a process ended.
 type Exit struct {
 	Code   int    // exit code, or -1 when killed by a signal
-	Signal string // the signal that killed it, if any
+	Signal string // the signal that killed it, if any, in words ("killed")
 	Err    error  // failure to wait for the process
+	// Sig is the signal that killed it (0 if none); SignalName(Sig) names
+	// it the conventional way ("SIGKILL").
+	Sig syscall.Signal
 }
 
 func (e Exit) Success() bool { return e.Code == 0 && e.Signal == "" && e.Err == nil }
@@ -59,13 +66,18 @@ func (e Exit) String() string {
 
 // Process is a running child and its process group.
 type Process struct {
-	cmd   *exec.Cmd
-	opts  Options
-	Stdin io.WriteCloser // nil unless Spec.Stdin
+	cmd  *exec.Cmd
+	opts Options
+	// Stdin is the write end of the process's standard input, nil unless
+	// Spec.Stdin. Its dynamic type is *os.File, so writes can be given a
+	// deadline (SetWriteDeadline) and Close unblocks a pending write.
+	Stdin io.WriteCloser
 	// Stdout is the read end of the process's standard output. It reaches
 	// EOF once every process holding it has exited; the owner closes it.
 	Stdout io.ReadCloser
 	stderr *Log
+	// pty is the terminal's master side for a process started by StartPTY.
+	pty *ptyMaster
 
 	done     chan struct{}
 	exit     Exit
@@ -84,14 +96,8 @@ func Start(ctx context.Context, spec Spec, opts Options) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if spec.Dir != "" {
-		st, err := os.Stat(spec.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("working directory: %w", err)
-		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("working directory %s is not a directory", spec.Dir)
-		}
+	if err := checkDir(spec.Dir); err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Dir = spec.Dir
@@ -110,22 +116,31 @@ func Start(ctx context.Context, spec Spec, opts Options) (*Process, error) {
 		return nil, fmt.Errorf("stderr pipe: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
+	var inR, inW *os.File
 	if spec.Stdin {
-		if p.Stdin, err = cmd.StdinPipe(); err != nil {
+		if inR, inW, err = os.Pipe(); err != nil {
 			closeAll(outR, outW, errR, errW)
 			return nil, fmt.Errorf("stdin pipe: %w", err)
 		}
+		cmd.Stdin = inR
 	}
 	if err := cmd.Start(); err != nil {
-		closeAll(outR, outW, errR, errW)
+		closeAll(outR, outW, errR, errW, inR, inW)
 		return nil, fmt.Errorf("start %s: %w", spec.Path, err)
 	}
-	closeAll(outW, errW) // the child has its copies
+	closeAll(outW, errW, inR) // the child has its copies
+	if inW != nil {
+		p.Stdin = inW
+	}
 	p.Stdout = outR
+	var sink io.Writer = p.stderr
+	if spec.Stderr != nil {
+		sink = io.MultiWriter(p.stderr, spec.Stderr)
+	}
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
-		_, _ = io.Copy(p.stderr, errR)
+		_, _ = io.Copy(sink, errR)
 	}()
 	go p.wait(errR, drained)
 	return p, nil
@@ -135,6 +150,12 @@ func Start(ctx context.Context, spec Spec, opts Options) (*Process, error) {
 // crashed agent must not leave its tools running) and drains stderr.
 func (p *Process) wait(errR *os.File, drained <-chan struct{}) {
 	err := p.cmd.Wait()
+	if p.pty != nil {
+		killSession(p.cmd.Process.Pid, p.opts.PipeWait)
+		p.exit = exitOf(p.cmd.ProcessState, err)
+		close(p.done)
+		return
+	}
 	killGroup(p.cmd.Process.Pid, p.opts.PipeWait)
 	p.exit = exitOf(p.cmd.ProcessState, err)
 	select {
@@ -149,7 +170,9 @@ func (p *Process) wait(errR *os.File, drained <-chan struct{}) {
 
 func closeAll(files ...*os.File) {
 	for _, f := range files {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
@@ -157,7 +180,7 @@ func exitOf(st *os.ProcessState, err error) Exit {
 	e := Exit{Code: -1}
 	if st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			e.Signal = ws.Signal().String()
+			e.Signal, e.Sig = ws.Signal().String(), ws.Signal()
 		} else {
 			e.Code = st.ExitCode()
 		}
@@ -193,7 +216,13 @@ func (p *Process) Stop(ctx context.Context) Exit {
 			return
 		default:
 		}
-		_ = syscall.Kill(-p.Pid(), syscall.SIGTERM)
+		if p.pty != nil {
+			// A terminal is hung up first: interactive shells ignore
+			// SIGTERM, and their jobs sit in process groups of their own.
+			signalSession(p.Pid(), syscall.SIGHUP)
+			signalSession(p.Pid(), syscall.SIGCONT)
+		}
+		p.signalTree(syscall.SIGTERM)
 		grace := time.NewTimer(p.opts.Grace)
 		defer grace.Stop()
 		select {
@@ -201,9 +230,37 @@ func (p *Process) Stop(ctx context.Context) Exit {
 		case <-grace.C:
 		case <-ctx.Done():
 		}
-		_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+		p.signalTree(syscall.SIGKILL)
 	})
 	return p.Exit()
+}
+
+// Signal sends sig to the process's whole group (for a terminal, to every
+// process of its session). It fails once the process has been reaped.
+func (p *Process) Signal(sig syscall.Signal) error {
+	select {
+	case <-p.done:
+		return ErrExited
+	default:
+	}
+	if err := p.signalTree(sig); err != nil {
+		return fmt.Errorf("signal %s: %w", sig, err)
+	}
+	return nil
+}
+
+// ErrExited is returned when signalling a process that has already ended.
+var ErrExited = errors.New("process has exited")
+
+func (p *Process) signalTree(sig syscall.Signal) error {
+	if p.pty != nil {
+		signalSession(p.Pid(), sig)
+	}
+	err := syscall.Kill(-p.Pid(), sig)
+	if errors.Is(err, syscall.ESRCH) && p.pty != nil {
+		return nil // the leader's group is gone; other groups of the session got it
+	}
+	return err
 }
 
 // killGroup SIGKILLs what is left of a group and waits, up to limit, until
@@ -217,27 +274,78 @@ func killGroup(pgid int, limit time.Duration) {
 	}
 }
 
-// groupRunning reports whether a process of the group is still running;
-// zombies waiting for a reaper other than us do not count.
-func groupRunning(pgid int) bool {
+// killSession is killGroup for a terminal's session: a shell with job
+// control runs its jobs in process groups of their own, all in the
+// session its leader created.
+func killSession(sid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		signalSession(sid, syscall.SIGKILL)
+		_ = syscall.Kill(-sid, syscall.SIGKILL)
+		if !sessionRunning(sid) || !time.Now().Before(deadline) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// procStat is the part of /proc/<pid>/stat the runner looks at.
+type procStat struct {
+	pid, pgrp, session int
+	live               bool // not a zombie
+}
+
+// eachProc calls fn for every process in /proc; without /proc (darwin)
+// it does nothing.
+func eachProc(fn func(procStat)) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return false // no /proc (darwin): the kill was sent; nothing to watch
+		return
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if err != nil || pid <= 0 {
 			continue
 		}
 		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
 		if err != nil {
 			continue
 		}
-		// Fields after the command name: state, ppid, pgrp, ...
+		// Fields after the command name: state, ppid, pgrp, session, ...
 		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) > 2 && fields[2] == strconv.Itoa(pgid) && fields[0] != "Z" && fields[0] != "X" && pid > 0 {
-			return true
+		if len(fields) < 4 {
+			continue
 		}
+		pgrp, _ := strconv.Atoi(fields[2])
+		sess, _ := strconv.Atoi(fields[3])
+		fn(procStat{pid: pid, pgrp: pgrp, session: sess, live: fields[0] != "Z" && fields[0] != "X"})
 	}
-	return false
 }
+
+// groupRunning reports whether a process of the group is still running;
+// zombies waiting for a reaper other than us do not count.
+func groupRunning(pgid int) bool {
+	running := false
+	eachProc(func(s procStat) { running = running || (s.pgrp == pgid && s.live) })
+	return running
+}
+
+// sessionRunning reports whether a process of the session still runs.
+func sessionRunning(sid int) bool {
+	running := false
+	eachProc(func(s procStat) { running = running || (s.session == sid && s.live) })
+	return running
+}
+
+// signalSession sends sig to every process of the session and its groups.
+func signalSession(sid int, sig syscall.Signal) {
+	eachProc(func(s procStat) {
+		if s.session == sid && s.live {
+			_ = syscall.Kill(s.pid, sig)
+		}
+	})
+}
+
+// LookPath finds a command on PATH, for packages that must not import
+// os/exec themselves.
+func LookPath(file string) (string, error) { return exec.LookPath(file) }

@@ -48,7 +48,7 @@ func Main(args []string) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
 	}
-	return exitError
+	return exitCode(err) // 1, or the api commands' 3 (API error) and 4 (network error)
 }
 
 func newRootCmd(streams IO) *cobra.Command {
@@ -62,6 +62,7 @@ func newRootCmd(streams IO) *cobra.Command {
 	root.SetErr(streams.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServerCmd(streams, nil), newOpenAPICmd(streams), newVersionCmd(streams), newDevCmd(streams))
+	root.AddCommand(newAPICmd(streams))
 	return root
 }
 

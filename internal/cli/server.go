@@ -15,10 +15,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentd-dev/agentd/adapters/catalog"
+	"github.com/agentd-dev/agentd/adapters/claude"
 	"github.com/agentd-dev/agentd/adapters/mock"
 	"github.com/agentd-dev/agentd/api"
 	"github.com/agentd-dev/agentd/internal/eventlog"
+	"github.com/agentd-dev/agentd/internal/install"
+	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
+	"github.com/agentd-dev/agentd/internal/terminal"
+	"github.com/agentd-dev/agentd/internal/workspace"
 )
 
 type serverOptions struct {
@@ -33,6 +38,7 @@ type serverOptions struct {
 	CORSCredentials bool
 	DataDir         string
 	ShutdownGrace   time.Duration
+	FS              workspace.Options
 	// ready, when set, receives the address the server listens on (tests).
 	ready func(addr string)
 }
@@ -66,6 +72,15 @@ func newServerCmd(streams IO, runF func(context.Context, *serverOptions) error) 
 	f.BoolVarP(&opts.CORSCredentials, "cors-allow-credentials", "C", false, "allow credentials in CORS requests")
 	f.StringVar(&opts.DataDir, "data-dir", defaultDataDir(), "where sessions and events are stored")
 	f.DurationVar(&opts.ShutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for requests and agents")
+	home, _ := os.UserHomeDir()
+	f.StringVar(&opts.FS.Root, "fs-root", home, "the directory the file, process and terminal APIs are confined to")
+	f.Int64Var(&opts.FS.MaxWriteBytes, "fs-max-write", workspace.DefaultMaxWriteBytes, "largest file PUT /v1/fs/file accepts, in bytes")
+	f.Int64Var(&opts.FS.MaxUploadBytes, "fs-max-upload", workspace.DefaultMaxUploadBytes, "most bytes an upload batch may extract")
+	f.IntVar(&opts.FS.MaxUploadEntries, "fs-max-upload-entries", workspace.DefaultMaxUploadEntries, "most entries an upload batch may hold")
+	f.Int64Var(&opts.FS.MaxArchiveBytes, "fs-max-archive", workspace.DefaultMaxArchiveBytes, "most bytes of files a directory download may hold")
+	f.IntVar(&opts.FS.MaxArchiveEntries, "fs-max-archive-entries", workspace.DefaultMaxArchiveEntries, "most entries a directory download may hold")
+	f.IntVar(&opts.FS.MaxWatchEntries, "fs-max-watch-entries", workspace.DefaultMaxWatchEntries, "most entries under a watched directory")
+	f.DurationVar(&opts.FS.WatchInterval, "fs-watch-interval", workspace.DefaultWatchInterval, "how often a watched directory is compared")
 	return cmd
 }
 
@@ -103,13 +118,32 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		return err
 	}
 	defer log.Close()
-	manager, err := session.New(ctx, log, catalog.Agents(mock.New()), session.WithLogger(logger))
+	inst, err := install.New(install.Config{DataDir: opts.DataDir})
 	if err != nil {
 		return err
 	}
+	defer inst.Wait()
+	installer := agentInstaller{inst: inst}
+	agents := catalog.Agents(mock.New(), claude.New(claude.WithResolver(installer.resolver(install.Claude, claude.DefaultResolver))))
+	manager, err := session.New(ctx, log, agents, session.WithLogger(logger), session.WithInstaller(installer))
+	if err != nil {
+		return err
+	}
+	files, err := workspace.New(opts.FS)
+	if err != nil {
+		return err
+	}
+	defer files.Close()
+	processes, err := process.New(process.Options{Dir: filepath.Join(opts.DataDir, "processes"), Logger: logger})
+	if err != nil {
+		return err
+	}
+	terminals := terminal.New(terminal.Options{Logger: logger})
+	defer stopSandbox(processes, terminals, opts.ShutdownGrace) // also on the error paths; idempotent
 	done := make(chan struct{})
 	handler, _ := api.New(api.Deps{
 		Sessions: manager, Log: log, Logger: logger, Done: done,
+		Workspace: files, Processes: processes, Terminals: terminals,
 		Auth: api.AuthConfig{Token: opts.Token},
 		CORS: api.CORSConfig{AllowOrigins: opts.CORSOrigins, AllowMethods: opts.CORSMethods,
 			AllowHeaders: opts.CORSHeaders, AllowCredentials: opts.CORSCredentials},
@@ -133,6 +167,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	logger.Info("agentd shutting down")
 	close(done) // ends open event streams, which would otherwise hold Shutdown
 	shutdown(logger, srv, manager, opts.ShutdownGrace)
+	stopSandbox(processes, terminals, opts.ShutdownGrace)
 	if err := log.Close(); err != nil {
 		return fmt.Errorf("close event log: %w", err)
 	}
@@ -153,4 +188,18 @@ func shutdown(logger *slog.Logger, srv *http.Server, manager *session.Manager, g
 	sessCtx, cancelSess := context.WithTimeout(context.Background(), grace)
 	defer cancelSess()
 	manager.Shutdown(sessCtx)
+}
+
+// stopSandbox ends every terminal and process the API started, SIGKILL
+// once the grace period is over.
+func stopSandbox(processes *process.Service, terminals *terminal.Service, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		terminals.Shutdown(ctx)
+	}()
+	processes.Shutdown(ctx)
+	<-done
 }

@@ -16,6 +16,7 @@ type write struct {
 	info      []byte   // replace the session's info, if non-nil
 	updatedAt int64
 	recs      []Record
+	onCommit  func()
 	done      chan error
 }
 
@@ -28,7 +29,14 @@ func (l *Log) CreateSession(ctx context.Context, s Session, recs []Record) error
 // Append stores events of one session, already numbered by the caller, and
 // optionally replaces its info. It returns once they are committed.
 func (l *Log) Append(ctx context.Context, sessionID string, info []byte, updatedAt int64, recs ...Record) error {
-	return l.submit(ctx, &write{sessionID: sessionID, info: info, updatedAt: updatedAt, recs: recs})
+	return l.AppendThen(ctx, sessionID, info, updatedAt, nil, recs...)
+}
+
+// AppendThen is Append with a hook that runs once the events are committed
+// and before any reader is told of them, so that state derived from them
+// (e.g. "the session has ended") is visible to whoever reads them.
+func (l *Log) AppendThen(ctx context.Context, sessionID string, info []byte, updatedAt int64, onCommit func(), recs ...Record) error {
+	return l.submit(ctx, &write{sessionID: sessionID, info: info, updatedAt: updatedAt, recs: recs, onCommit: onCommit})
 }
 
 func (l *Log) submit(ctx context.Context, w *write) error {
@@ -128,6 +136,9 @@ func (l *Log) commit(batch []*write) {
 
 func (l *Log) finish(batch []*write, err error) {
 	for _, w := range batch {
+		if err == nil && w.onCommit != nil {
+			w.onCommit()
+		}
 		if err == nil && len(w.recs) > 0 {
 			l.publish(w.sessionID, w.recs)
 		}

@@ -39,10 +39,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/agentd-dev/agentd/internal/agentproc"
 )
 
 // Source tells where a Binary was found.
@@ -107,7 +108,7 @@ type Config struct {
 	StallTimeout time.Duration
 	// Getenv reads the environment (default os.Getenv); for tests.
 	Getenv func(string) string
-	// LookPath finds commands on PATH (default exec.LookPath); for tests.
+	// LookPath finds commands on PATH (default agentproc.LookPath); for tests.
 	LookPath func(string) (string, error)
 	// DetectPlatform gives the platform (default CurrentPlatform); for tests.
 	DetectPlatform func() (Platform, error)
@@ -153,7 +154,7 @@ func New(cfg Config) (*Installer, error) {
 		cfg.Getenv = os.Getenv
 	}
 	if cfg.LookPath == nil {
-		cfg.LookPath = exec.LookPath
+		cfg.LookPath = agentproc.LookPath
 	}
 	if cfg.DetectPlatform == nil {
 		cfg.DetectPlatform = CurrentPlatform

@@ -145,12 +145,16 @@ func (s *Session) commit(ctx context.Context, drafts []draft) error {
 	if err != nil {
 		return fmt.Errorf("encode session info: %w", err)
 	}
-	if err := s.m.log.Append(ctx, s.id, infoJSON, next.UpdatedAt, recs...); err != nil {
+	published := next
+	published.EventCount = s.lastSeq + uint64(len(recs))
+	// Info must show the new state before any reader sees the events:
+	// a stream that reads session.ended checks that the session ended.
+	onCommit := func() { s.published.Store(&published) }
+	if err := s.m.log.AppendThen(ctx, s.id, infoJSON, next.UpdatedAt, onCommit, recs...); err != nil {
 		return fmt.Errorf("record events of %s: %w", s.id, err)
 	}
 	s.info = next
 	s.lastSeq += uint64(len(recs))
-	s.publish()
 	for _, d := range drafts {
 		s.track(d)
 	}
