@@ -67,6 +67,12 @@ type Session interface {
 	Stop(ctx context.Context) error
 }
 
+// Interrupter is implemented by sessions whose agent can stop the running
+// turn without ending the session.
+type Interrupter interface {
+	Interrupt(ctx context.Context) error
+}
+
 // StartRequest carries the normalised session settings.
 type StartRequest struct {
 	SessionID      string

@@ -115,6 +115,18 @@ func (s *server) registerSessions(a huma.API) {
 		}
 		return nil, problem(ctx, s.Logger, err)
 	})
+	huma.Register(a, huma.Operation{
+		OperationID: "interrupt_session", Method: http.MethodPost, Path: "/v1/sessions/{session_id}/interrupt", Tags: []string{"sessions"},
+		Summary:       "Interrupt Turn",
+		Description:   "Additive: stops the running turn; the session stays open for more messages. The turn's end arrives as events.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusBadRequest, http.StatusNotFound, http.StatusBadGateway},
+	}, func(ctx context.Context, in *SessionPathParam) (*struct{}, error) {
+		sess, err := s.Sessions.Get(in.SessionID)
+		if err == nil {
+			err = sess.Interrupt(context.WithoutCancel(ctx))
+		}
+		return nil, problem(ctx, s.Logger, err)
+	})
 	s.registerReplies(a)
 }
 

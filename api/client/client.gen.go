@@ -2747,6 +2747,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/sessions/{session_id}/events/sse (the `GetEventsSse` operationId).
 	GetEventsSse(ctx context.Context, sessionId string, params *GetEventsSseParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// InterruptSession Interrupt Turn
+	//
+	// Additive: stops the running turn; the session stays open for more messages. The turn's end arrives as events.
+	//
+	// Corresponds with POST /v1/sessions/{session_id}/interrupt (the `InterruptSession` operationId).
+	InterruptSession(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostMessageWithBody Send Message
 	//
 	// Sends a message to a session and returns immediately.
@@ -3506,6 +3513,23 @@ func (c *Client) GetEvents(ctx context.Context, sessionId string, params *GetEve
 // Corresponds with GET /v1/sessions/{session_id}/events/sse (the `GetEventsSse` operationId).
 func (c *Client) GetEventsSse(ctx context.Context, sessionId string, params *GetEventsSseParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEventsSseRequest(c.Server, sessionId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InterruptSession Interrupt Turn
+//
+// Additive: stops the running turn; the session stays open for more messages. The turn's end arrives as events.
+//
+// Corresponds with POST /v1/sessions/{session_id}/interrupt (the `InterruptSession` operationId).
+func (c *Client) InterruptSession(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInterruptSessionRequest(c.Server, sessionId)
 	if err != nil {
 		return nil, err
 	}
@@ -5566,6 +5590,40 @@ func NewGetEventsSseRequest(server string, sessionId string, params *GetEventsSs
 	return req, nil
 }
 
+// NewInterruptSessionRequest constructs an http.Request for the InterruptSession method
+func NewInterruptSessionRequest(server string, sessionId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_id", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sessions/%s/interrupt", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPostMessageRequest calls the generic PostMessage builder with application/json body
 func NewPostMessageRequest(server string, sessionId string, body PostMessageJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6586,6 +6644,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/sessions/{session_id}/events/sse (the `GetEventsSse` operationId).
 	GetEventsSseWithResponse(ctx context.Context, sessionId string, params *GetEventsSseParams, reqEditors ...RequestEditorFn) (*GetEventsSseResult, error)
+
+	// InterruptSessionWithResponse Interrupt Turn
+	//
+	// Additive: stops the running turn; the session stays open for more messages. The turn's end arrives as events.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/sessions/{session_id}/interrupt (the `InterruptSession` operationId).
+	InterruptSessionWithResponse(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*InterruptSessionResult, error)
 
 	// PostMessageWithBodyWithResponse Send Message
 	//
@@ -8865,6 +8932,75 @@ func (r GetEventsSseResult) ContentType() string {
 	return ""
 }
 
+type InterruptSessionResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ProblemDetails
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ProblemDetails
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ProblemDetails
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ProblemDetails
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *ProblemDetails
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r InterruptSessionResult) GetApplicationproblemJSON400() *ProblemDetails {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r InterruptSessionResult) GetApplicationproblemJSON404() *ProblemDetails {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r InterruptSessionResult) GetApplicationproblemJSON422() *ProblemDetails {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r InterruptSessionResult) GetApplicationproblemJSON500() *ProblemDetails {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r InterruptSessionResult) GetApplicationproblemJSON502() *ProblemDetails {
+	return r.ApplicationproblemJSON502
+}
+
+// GetBody returns the raw response body bytes
+func (r InterruptSessionResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InterruptSessionResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InterruptSessionResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InterruptSessionResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostMessageResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10353,6 +10489,21 @@ func (c *ClientWithResponses) GetEventsSseWithResponse(ctx context.Context, sess
 		return nil, err
 	}
 	return ParseGetEventsSseResult(rsp)
+}
+
+// InterruptSessionWithResponse Interrupt Turn
+//
+// Additive: stops the running turn; the session stays open for more messages. The turn's end arrives as events.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/sessions/{session_id}/interrupt (the `InterruptSession` operationId).
+func (c *ClientWithResponses) InterruptSessionWithResponse(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*InterruptSessionResult, error) {
+	rsp, err := c.InterruptSession(ctx, sessionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInterruptSessionResult(rsp)
 }
 
 // PostMessageWithBodyWithResponse Send Message
@@ -12314,6 +12465,63 @@ func ParseGetEventsSseResult(rsp *http.Response) (*GetEventsSseResult, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseInterruptSessionResult parses an HTTP response from a InterruptSessionWithResponse call
+func ParseInterruptSessionResult(rsp *http.Response) (*InterruptSessionResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InterruptSessionResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
 
 	}
 

@@ -286,6 +286,27 @@ func (s *Session) sendError(err error) error {
 	return apierr.New(apierr.StreamError, "%v", err)
 }
 
+// Interrupt stops the running turn; the session stays usable. The agent
+// reports the turn's end as events.
+func (s *Session) Interrupt(ctx context.Context) error {
+	s.mu.Lock()
+	if s.info.Ended {
+		err := s.endedError()
+		s.mu.Unlock()
+		return err
+	}
+	agent := s.agent
+	s.mu.Unlock()
+	in, ok := agent.(adapters.Interrupter)
+	if !ok {
+		return apierr.New(apierr.InvalidRequest, "agent %s cannot interrupt a turn", s.info.Agent)
+	}
+	if err := in.Interrupt(ctx); err != nil {
+		return s.sendError(err)
+	}
+	return nil
+}
+
 // Terminate ends the session and stops its agent. Ending an ended session
 // is a no-op.
 func (s *Session) Terminate(ctx context.Context) error {

@@ -536,3 +536,35 @@ func TestShutdownEndsSessions(t *testing.T) {
 		t.Fatal("create after shutdown succeeded")
 	}
 }
+
+type interruptibleSession struct {
+	*scriptSession
+	interrupts int
+}
+
+func (s *interruptibleSession) Interrupt(context.Context) error {
+	s.interrupts++
+	return nil
+}
+
+func TestInterrupt(t *testing.T) {
+	f := newFixture(t)
+	s := f.create("s")
+	err := s.Interrupt(f.ctx)
+	if e, ok := apierr.As(err); !ok || e.Kind != apierr.InvalidRequest {
+		t.Fatalf("interrupt of an agent that cannot = %v", err)
+	}
+	in := &interruptibleSession{scriptSession: &scriptSession{a: f.agent}}
+	s.mu.Lock()
+	s.agent = in
+	s.mu.Unlock()
+	if err := s.Interrupt(f.ctx); err != nil || in.interrupts != 1 {
+		t.Fatalf("interrupt = %v, %d calls", err, in.interrupts)
+	}
+	if err := s.Terminate(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Interrupt(f.ctx); err == nil {
+		t.Fatal("interrupt of a terminated session succeeded")
+	}
+}
