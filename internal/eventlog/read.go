@@ -11,7 +11,7 @@ import (
 // Each has its own lock, so readers and writers of one session never wait
 // on another session's.
 type liveState struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex // readers share it; appends and wake-ups take it alone
 	notify  chan struct{}
 	tail    []Record // never modified in place: readers share its elements
 	lastSeq uint64
@@ -106,8 +106,8 @@ func (l *Log) Changed(sessionID string) <-chan struct{} {
 		return c
 	}
 	s := l.state(sessionID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.notify
 }
 
@@ -149,8 +149,8 @@ func (l *Log) readTail(sessionID string, after uint64, limit int) ([]Record, boo
 	if !ok {
 		return nil, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if !s.written {
 		return nil, false
 	}
