@@ -100,6 +100,7 @@ func (a *Agent) Start(_ context.Context, req adapters.StartRequest, emit adapter
 		cancel:   cancel,
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
+		stopTurn: make(chan struct{}, 1),
 	}
 	go s.run()
 	return s, nil
@@ -114,10 +115,13 @@ type session struct {
 	cancel context.CancelFunc
 	wake   chan struct{} // buffered: a pending signal means the queue may be non-empty
 	done   chan struct{} // closed when run returns
+	// stopTurn asks the player to cut the turn it is playing (Interrupt).
+	stopTurn chan struct{}
 
 	mu      sync.Mutex
 	counter int                // messages received, N in the native id prefix mock_<N>
 	queue   [][]adapters.Event // turns waiting for the one being played
+	playing bool               // a turn is being played
 }
 
 func (s *session) NativeSessionID() string { return s.nativeID }
@@ -170,6 +174,21 @@ func (*session) ReplyQuestion(context.Context, adapters.QuestionRequest, [][]str
 }
 
 func (*session) RejectQuestion(context.Context, adapters.QuestionRequest) error { return nil }
+
+// Interrupt cuts the turn being played short: the rest of its script is
+// dropped and a turn.ended marked interrupted closes it. Queued turns still
+// play. With no turn playing there is nothing to do.
+func (s *session) Interrupt(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.playing {
+		select {
+		case s.stopTurn <- struct{}{}:
+		default: // already asked
+		}
+	}
+	return nil
+}
 
 // Stop cancels the script being played and waits for the player to return.
 func (s *session) Stop(ctx context.Context) error {
@@ -224,29 +243,80 @@ func (s *session) next() []adapters.Event {
 // play emits one turn's events one at a time, pausing between them. It
 // reports false when the session must stop.
 func (s *session) play(events []adapters.Event) bool {
+	s.setPlaying(true)
+	defer s.setPlaying(false)
 	for i, ev := range events {
-		if i > 0 && !s.sleep() {
-			return false
+		if i > 0 {
+			switch s.sleep() {
+			case stopped:
+				return false
+			case interrupted:
+				return s.emitOne(interruptedTurnEnd())
+			}
 		}
-		ev.NativeSessionID = s.nativeID
-		if err := s.emit.Emit(s.ctx, ev); err != nil {
+		if !s.emitOne(ev) {
 			return false
 		}
 	}
 	return true
 }
 
-// sleep waits out the pause; it reports false if the session is stopped meanwhile.
-func (s *session) sleep() bool {
-	if s.pause <= 0 {
-		return s.ctx.Err() == nil
+func (s *session) emitOne(ev adapters.Event) bool {
+	ev.NativeSessionID = s.nativeID
+	return s.emit.Emit(s.ctx, ev) == nil
+}
+
+func (s *session) setPlaying(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.playing = on
+	if on {
+		select {
+		case <-s.stopTurn: // a request for a turn that already ended
+		default:
+		}
 	}
-	t := time.NewTimer(s.pause)
-	defer t.Stop()
+}
+
+func interruptedTurnEnd() adapters.Event {
+	return adapters.Event{Type: schema.EventTurnEnded, Synthetic: true, Data: schema.TurnEventData{
+		Phase: schema.PhaseEnded, Metadata: schema.RawJSON(`{"status":"interrupted"}`),
+	}}
+}
+
+type wakeReason int
+
+const (
+	resumed wakeReason = iota
+	stopped
+	interrupted
+)
+
+// sleep waits out the pause between two events of a turn.
+func (s *session) sleep() wakeReason {
+	var timeout <-chan time.Time
+	if s.pause > 0 {
+		t := time.NewTimer(s.pause)
+		defer t.Stop()
+		timeout = t.C
+	} else {
+		ready := make(chan time.Time)
+		close(ready)
+		timeout = ready
+	}
 	select {
-	case <-t.C:
-		return true
 	case <-s.ctx.Done():
-		return false
+		return stopped
+	case <-s.stopTurn:
+		return interrupted
+	default:
+	}
+	select {
+	case <-timeout:
+		return resumed
+	case <-s.ctx.Done():
+		return stopped
+	case <-s.stopTurn:
+		return interrupted
 	}
 }

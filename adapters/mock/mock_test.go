@@ -198,6 +198,31 @@ func TestStopDuringScript(t *testing.T) {
 	}
 }
 
+// TestInterruptCutsTheTurn: an interrupt drops the rest of the playing
+// turn and closes it with an interrupted turn.ended; the next turn plays.
+func TestInterruptCutsTheTurn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
+	defer cancel()
+	s, events := startSession(t, ctx, WithPause(time.Hour))
+	send(t, ctx, s, adapters.Message{Text: "demo"})
+	if ev := receive(t, ctx, events); nativeID(ev) != "mock_1_user" {
+		t.Fatalf("first turn event = %s %s, want the user item", ev.Type, nativeID(ev))
+	}
+	if err := s.(adapters.Interrupter).Interrupt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev := receive(t, ctx, events)
+	data, ok := ev.Data.(schema.TurnEventData)
+	if ev.Type != schema.EventTurnEnded || !ev.Synthetic || !ok || string(data.Metadata) != `{"status":"interrupted"}` {
+		t.Fatalf("after interrupt: %s %+v", ev.Type, ev.Data)
+	}
+	send(t, ctx, s, adapters.Message{Text: ""}) // nothing to play, but no stale interrupt either
+	if err := s.(adapters.Interrupter).Interrupt(ctx); err != nil {
+		t.Fatal("interrupt with no turn playing:", err)
+	}
+	stop(t, s)
+}
+
 // TestEmitErrorEndsPlayback checks that the mock stops producing once the
 // emitter reports the session ended.
 func TestEmitErrorEndsPlayback(t *testing.T) {
