@@ -205,6 +205,16 @@ export class AgentdClient {
     );
   }
 
+  /** `POST /v1/sessions/{sessionId}/interrupt` (agentd addition): stops the running turn; the session stays open. */
+  async interruptSession(sessionId: string, options?: RequestOptions): Promise<void> {
+    await this.result(
+      await this.api.POST("/v1/sessions/{session_id}/interrupt", {
+        params: { path: { session_id: sessionId } },
+        signal: options?.signal,
+      }),
+    );
+  }
+
   /** `POST /v1/sessions/{sessionId}/terminate`: idempotent. */
   async terminateSession(sessionId: string, options?: RequestOptions): Promise<void> {
     await this.result(

@@ -162,6 +162,27 @@ describe("agentd-sdk client", { concurrency: true, timeout: 2 * T }, () => {
     });
   });
 
+  it("interruptSession cuts the running turn; the session stays usable", async () => {
+    await agentd.createSession("intr-1", { agent: "mock" });
+    const events = agentd.streamEvents("intr-1", { signal: AbortSignal.timeout(T) });
+    await agentd.postMessage("intr-1", "demo");
+    let interrupted = false;
+    for await (const ev of events) {
+      if (!interrupted && ev.type === "item.completed") {
+        await agentd.interruptSession("intr-1");
+        interrupted = true;
+      }
+      if (ev.type === "turn.ended") {
+        assert.ok(isEventType(ev, "turn.ended"));
+        assert.deepEqual(ev.data.metadata, { status: "interrupted" });
+        break;
+      }
+    }
+    assert.ok(interrupted);
+    await agentd.postMessage("intr-1", "hello"); // still open
+    await agentd.terminateSession("intr-1");
+  });
+
   it("replyPermission: once and reject", async () => {
     await agentd.createSession("perm-1", { agent: "mock" });
     const turn = await collect(agentd.streamTurn("perm-1", "permission", { signal: AbortSignal.timeout(T) }));
