@@ -234,8 +234,12 @@ func (t *txStmts) apply(w *write) error {
 			return fmt.Errorf("insert session %q: %w", s.ID, err)
 		}
 	} else {
+		var info any // SQL NULL keeps the stored info
+		if len(w.info) > 0 {
+			info = w.info
+		}
 		res, err := t.bind(&t.updateSession, t.st.updateSession).ExecContext(t.ctx,
-			w.info, w.updatedAt, lastSeq(w.recs, 0), w.sessionID)
+			info, w.updatedAt, lastSeq(w.recs, 0), w.sessionID)
 		if err != nil {
 			return fmt.Errorf("update session %q: %w", w.sessionID, err)
 		}

@@ -75,6 +75,7 @@ func New(ctx context.Context, log *eventlog.Log, agents []adapters.Agent, opts .
 		if err := json.Unmarshal(row.Info, &info); err != nil {
 			return nil, fmt.Errorf("decode stored session %q: %w", row.ID, err)
 		}
+		info.UpdatedAt = row.UpdatedAt // the row's column is kept current; the info blob only on change
 		agent, _ := m.Agent(info.Agent)
 		var agentInfo adapters.Info
 		if agent != nil {

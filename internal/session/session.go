@@ -41,6 +41,9 @@ type Session struct {
 	// take mu, which is held across commits.
 	published atomic.Pointer[SessionInfo]
 
+	// infoDirty says info changed since it was last stored.
+	infoDirty bool
+
 	// ready is closed once the session is stored; an agent that emits
 	// while it is being created waits for it.
 	ready chan struct{}
@@ -113,6 +116,7 @@ func (s *Session) record(ctx context.Context, events []adapters.Event) ([]draft,
 		}
 		if ev.NativeSessionID != "" && s.info.NativeSessionID == nil {
 			s.info.NativeSessionID = schema.Ptr(ev.NativeSessionID)
+			s.infoDirty = true
 		}
 		drafts = append(drafts, s.normalize(ev)...)
 	}
@@ -141,9 +145,15 @@ func (s *Session) commit(ctx context.Context, drafts []draft) error {
 		applyEnd(&next, d, s.agentInfo.Resumable)
 	}
 	next.UpdatedAt = now.UnixMilli()
-	infoJSON, err := json.Marshal(next)
-	if err != nil {
-		return fmt.Errorf("encode session info: %w", err)
+	// The stored description changes rarely (a native id, an end); the
+	// row's updated_at and last_seq columns carry the rest, so most
+	// appends rewrite no info at all.
+	var infoJSON []byte
+	if s.infoDirty || next.Ended != s.info.Ended {
+		var err error
+		if infoJSON, err = json.Marshal(next); err != nil {
+			return fmt.Errorf("encode session info: %w", err)
+		}
 	}
 	published := next
 	published.EventCount = s.lastSeq + uint64(len(recs))
@@ -154,6 +164,7 @@ func (s *Session) commit(ctx context.Context, drafts []draft) error {
 		return fmt.Errorf("record events of %s: %w", s.id, err)
 	}
 	s.info = next
+	s.infoDirty = false
 	s.lastSeq += uint64(len(recs))
 	for _, d := range drafts {
 		s.track(d)
