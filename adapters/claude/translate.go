@@ -57,12 +57,18 @@ import (
 //   - keep_alive → nothing. Anything else, and any line that is not JSON or
 //     not shaped as expected → agent.unparsed (location "claude").
 //
+// Amp prints the same protocol (`amp --execute --stream-json`), so its
+// adapter uses this translator too, through Dialect and WithoutControl.
+//
 // Every event carries the line it came from as Raw (a JSON string when the
 // line was not JSON; invalid UTF-8 replaced by U+FFFD) and, once known, the
 // native session id. A line over 256 KiB that yields several events is
 // attached to the last of them only, so that one huge line is not stored
 // many times over.
 type Translator struct {
+	name      string // the agent, in the translator's own messages
+	location  string // agent.unparsed location
+	noControl bool   // control_* lines are not part of the protocol
 	sessionID string
 	raw       json.RawMessage // the line being translated
 
@@ -79,12 +85,35 @@ type Translator struct {
 	fx      effects
 }
 
+// TranslatorOption configures a Translator.
+type TranslatorOption func(*Translator)
+
+// Dialect names the agent printing the stream: name in the translator's own
+// messages ("Amp"), location in agent.unparsed events ("amp"). The default
+// is Claude's.
+func Dialect(name, location string) TranslatorOption {
+	return func(t *Translator) { t.name, t.location = name, location }
+}
+
+// WithoutControl reads control_* lines as unsupported, for an agent with no
+// control channel: a request it printed could never be answered.
+func WithoutControl() TranslatorOption { return func(t *Translator) { t.noControl = true } }
+
+// WithSessionID starts from a known native session id (a resumed session),
+// so that events before the first line that carries one have it too.
+func WithSessionID(id string) TranslatorOption { return func(t *Translator) { t.sessionID = id } }
+
 // NewTranslator returns a translator for one session.
-func NewTranslator() *Translator {
-	return &Translator{
+func NewTranslator(opts ...TranslatorOption) *Translator {
+	t := &Translator{
+		name: "Claude", location: "claude",
 		open: map[string]*message{}, byID: map[string]*message{}, closed: map[string]bool{},
 		tools: map[string]toolUse{}, pending: map[string]*pendingRequest{},
 	}
+	for _, o := range opts {
+		o(t)
+	}
+	return t
 }
 
 // NativeSessionID is Claude's session id, once a line has carried one.
@@ -112,6 +141,14 @@ func (t *Translator) takeEffects() effects {
 	fx := t.fx
 	t.fx = effects{}
 	return fx
+}
+
+// TurnEnded reports whether a result line ended the turn since the last
+// call. Translators WithoutControl have no other effects to take.
+func (t *Translator) TurnEnded() bool {
+	ended := t.fx.turnEnded
+	t.fx.turnEnded = false
+	return ended
 }
 
 // noteInterrupt tells the translator an interrupt was asked for, so that the
@@ -218,10 +255,13 @@ func (t *Translator) line(line []byte) []adapters.Event {
 			t.raw = quote(line)
 			return []adapters.Event{t.unparsed("not JSON")}
 		}
-		return []adapters.Event{t.unparsed("unexpected Claude line shape: " + err.Error())}
+		return []adapters.Event{t.unparsed("unexpected " + t.name + " line shape: " + err.Error())}
 	}
 	if l.SessionID != "" {
 		t.sessionID = l.SessionID
+	}
+	if t.noControl && strings.HasPrefix(l.Type, "control_") {
+		return []adapters.Event{t.unsupported(l.Type)}
 	}
 	switch l.Type {
 	case "system":
@@ -243,7 +283,11 @@ func (t *Translator) line(line []byte) []adapters.Event {
 	case "keep_alive":
 		return nil
 	}
-	return []adapters.Event{t.unparsed(fmt.Sprintf("unsupported Claude line type %q", l.Type))}
+	return []adapters.Event{t.unsupported(l.Type)}
+}
+
+func (t *Translator) unsupported(typ string) adapters.Event {
+	return t.unparsed(fmt.Sprintf("unsupported %s line type %q", t.name, typ))
 }
 
 // Truncated reports a line that was longer than limit bytes: the reader
@@ -293,7 +337,7 @@ func (t *Translator) event(typ schema.EventType, data schema.Payload) adapters.E
 }
 
 func (t *Translator) unparsed(msg string) adapters.Event {
-	return t.event(schema.EventAgentUnparsed, schema.AgentUnparsedData{Error: msg, Location: "claude"})
+	return t.event(schema.EventAgentUnparsed, schema.AgentUnparsedData{Error: msg, Location: t.location})
 }
 
 func (t *Translator) itemEvent(typ schema.EventType, it schema.UniversalItem) adapters.Event {
@@ -705,7 +749,7 @@ func (t *Translator) apiError(l *nativeLine, blocks []contentBlock) []adapters.E
 	}
 	msg := strings.Join(texts, "\n")
 	if msg == "" {
-		msg = "Claude reported an API error"
+		msg = t.name + " reported an API error"
 	}
 	code := rawString(l.Error)
 	if code == "" {
@@ -1188,7 +1232,7 @@ func (t *Translator) resultError(l *nativeLine, text string) adapters.Event {
 		msg = strings.Join(errs, "; ")
 	}
 	if msg == "" {
-		msg = "Claude ended the turn with an error (" + l.Subtype + ")"
+		msg = t.name + " ended the turn with an error (" + l.Subtype + ")"
 	}
 	code := l.Subtype
 	if code == "" || code == "success" {
