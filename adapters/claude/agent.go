@@ -35,6 +35,7 @@ import (
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/credentials"
 	"github.com/agentd-dev/agentd/schema"
 )
 
@@ -168,23 +169,33 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 	return info
 }
 
-// credentialsAvailable reports whether Claude will find a credential: one
-// of the variables it reads, or the login file under its HOME.
+// credentialsAvailable reports whether Claude will have a credential.
 func (a *Agent) credentialsAvailable() bool {
-	env := a.environ(false)
-	for _, k := range []string{"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN",
-		"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"} {
-		if lookup(env, k) != "" {
-			return true
-		}
-	}
-	home := lookup(env, "HOME")
-	return home != "" && regularFile(filepath.Join(home, ".claude", ".credentials.json"))
+	_, ok := credentialEnv(a.environ(false))
+	return ok
 }
 
-func regularFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
+// claudeReads are the credential variables Claude Code reads itself.
+var claudeReads = []string{"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"}
+
+// credentialEnv finds Claude's credential in env and the files under its
+// HOME. It returns the variables that hand Claude one it would not find by
+// itself (a CLAUDE_API_KEY, or a key from OpenCode's logins), and whether
+// there is any credential at all.
+func credentialEnv(env []string) ([]string, bool) {
+	for _, k := range []string{"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"} {
+		if lookup(env, k) != "" {
+			return nil, true // cloud credentials Claude resolves itself
+		}
+	}
+	c, ok := credentials.Best(credentials.Discover(credentials.Options{Env: env, Home: lookup(env, "HOME")}), credentials.Anthropic)
+	switch {
+	case !ok:
+		return nil, false
+	case strings.HasPrefix(c.Source, "~/.claude"), slices.Contains(claudeReads, strings.TrimPrefix(c.Source, "env:")):
+		return nil, true
+	}
+	return credentials.Env([]credentials.Credential{c}), true
 }
 
 func lookup(env []string, key string) string {
@@ -355,8 +366,13 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
 	mode := permissionMode(req)
+	env := a.environ(mode == "bypassPermissions")
+	extra, ok := credentialEnv(env)
+	if !ok {
+		return nil, credentials.Missing("claude", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
+	}
 	proc, err := agentproc.Start(ctx, agentproc.Spec{
-		Path: path, Args: args(req, resume), Dir: dir, Env: a.environ(mode == "bypassPermissions"), Stdin: true,
+		Path: path, Args: args(req, resume), Dir: dir, Env: append(env, extra...), Stdin: true,
 	}, agentproc.Options{Grace: a.grace})
 	if err != nil {
 		return nil, fmt.Errorf("claude: %w", err)

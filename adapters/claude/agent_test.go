@@ -860,9 +860,14 @@ func fakeBinary(t *testing.T, script string) func(context.Context) (string, erro
 
 func startFake(t *testing.T, script string, opts ...Option) (*session, *collector) {
 	t.Helper()
+	return startFakeIn(t, t.TempDir(), script, append([]Option{WithEnv("ANTHROPIC_API_KEY=x")}, opts...)...)
+}
+
+func startFakeIn(t *testing.T, dir, script string, opts ...Option) (*session, *collector) {
+	t.Helper()
 	a := New(append([]Option{WithResolver(fakeBinary(t, script)), WithGrace(2 * time.Second)}, opts...)...)
 	c := newCollector()
-	s, err := a.Start(context.Background(), adapters.StartRequest{SessionID: "s", Directory: t.TempDir()}, c)
+	s, err := a.Start(context.Background(), adapters.StartRequest{SessionID: "s", Directory: dir}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1019,5 +1024,47 @@ func TestInfo(t *testing.T) {
 	}
 	if !info.Capabilities.ItemStarted || !info.Capabilities.Reasoning || !info.NativeTurns || !info.Resumable {
 		t.Errorf("capabilities %+v", info.Capabilities)
+	}
+}
+
+// noCredentials blanks every variable Claude could take a credential from.
+var noCredentials = WithEnv("ANTHROPIC_API_KEY=", "CLAUDE_API_KEY=", "CLAUDE_CODE_OAUTH_TOKEN=", "ANTHROPIC_AUTH_TOKEN=",
+	"CLAUDE_CODE_USE_BEDROCK=", "CLAUDE_CODE_USE_VERTEX=")
+
+// TestMissingCredentialsFailFast: with no key anywhere the session is
+// refused before a process starts, with a problem naming the variables.
+func TestMissingCredentialsFailFast(t *testing.T) {
+	a := New(WithResolver(fakeBinary(t, `touch started; while read line; do :; done`)), WithHome(t.TempDir()), noCredentials)
+	if a.Info(t.Context()).CredentialsAvailable {
+		t.Fatal("credentials reported available")
+	}
+	dir := t.TempDir()
+	_, err := a.Start(t.Context(), adapters.StartRequest{SessionID: "s", Directory: dir}, newCollector())
+	e, ok := apierr.As(err)
+	if !ok || e.Kind != apierr.InvalidRequest || !strings.Contains(e.Detail, "ANTHROPIC_API_KEY") || e.Details["missingCredentials"] == nil {
+		t.Fatalf("error %#v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+		t.Fatal("the agent was started without credentials")
+	}
+}
+
+// TestCredentialFromAnotherAgent: a key Claude would not find by itself
+// (OpenCode's login file) is handed to it as ANTHROPIC_API_KEY.
+func TestCredentialFromAnotherAgent(t *testing.T) {
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".local/share/opencode"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".local/share/opencode/auth.json"), []byte(`{"anthropic":{"type":"api","key":"from-opencode"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, c := startFakeIn(t, t.TempDir(), `read line; echo "key=$ANTHROPIC_API_KEY"; while read line; do :; done`, WithHome(home), noCredentials)
+	if err := s.Send(t.Context(), adapters.Message{Text: "go"}); err != nil {
+		t.Fatal(err)
+	}
+	evs := c.waitFor(t, t.Context(), "agent.unparsed", func(ev adapters.Event) bool { return ev.Type == schema.EventAgentUnparsed })
+	if got := string(evs[len(evs)-1].Raw); !strings.Contains(got, "key=from-opencode") {
+		t.Fatalf("the agent saw %s", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -184,6 +185,9 @@ func isTerminal(w io.Writer) bool {
 	st, err := file.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+// newTable aligns the columns of the human-readable listings.
+func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
 // printJSON writes a JSON document on one line (indented on a terminal).
 func (f *apiFactory) printJSON(doc []byte) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -40,7 +39,7 @@ func runAPIAgentsList(ctx context.Context, opts *apiAgentsListOptions) error {
 	if opts.wantJSON() || res.JSON200 == nil {
 		return opts.printJSON(res.Body)
 	}
-	tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
+	tw := newTable(opts.Out)
 	fmt.Fprintln(tw, "AGENT\tINSTALLED\tCREDENTIALS\tVERSION")
 	for _, a := range res.JSON200.Agents {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Id, yesNo(a.Installed), yesNo(a.CredentialsAvailable), deref(a.Version, "-"))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -45,7 +44,7 @@ func runAPIAgentsModels(ctx context.Context, opts *apiAgentsModelsOptions) error
 		return opts.printJSON(res.Body)
 	}
 	def := deref(res.JSON200.DefaultModel, "")
-	tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
+	tw := newTable(opts.Out)
 	fmt.Fprintln(tw, "MODEL\tNAME\tVARIANTS\tDEFAULT")
 	for _, m := range res.JSON200.Models {
 		variants := "-"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -43,7 +42,7 @@ func runAPIAgentsModes(ctx context.Context, opts *apiAgentsModesOptions) error {
 	if opts.wantJSON() || res.JSON200 == nil {
 		return opts.printJSON(res.Body)
 	}
-	tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
+	tw := newTable(opts.Out)
 	fmt.Fprintln(tw, "MODE\tNAME\tDESCRIPTION")
 	for _, m := range res.JSON200.Modes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Id, m.Name, m.Description)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,7 +40,7 @@ func runAPISessionsList(ctx context.Context, opts *apiSessionsListOptions) error
 	if opts.wantJSON() || res.JSON200 == nil {
 		return opts.printJSON(res.Body)
 	}
-	tw := tabwriter.NewWriter(opts.Out, 0, 4, 2, ' ', 0)
+	tw := newTable(opts.Out)
 	fmt.Fprintln(tw, "SESSION\tAGENT\tMODE\tPERMISSIONS\tSTATE\tEVENTS\tUPDATED\tTITLE")
 	for _, s := range res.JSON200.Sessions {
 		state := "running"

@@ -63,7 +63,7 @@ func newRootCmd(streams IO) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServerCmd(streams, nil), newOpenAPICmd(streams), newVersionCmd(streams), newDevCmd(streams))
 	root.AddCommand(newAPICmd(streams))
-	root.AddCommand(newInstallAgentCmd(streams, nil))
+	root.AddCommand(newInstallAgentCmd(streams, nil), newCredentialsCmd(streams))
 	return root
 }
 
