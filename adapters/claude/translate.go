@@ -81,6 +81,7 @@ type Translator struct {
 
 	userN   int
 	statusN int
+	anonN   int // assistant lines that carried no id
 	turn    turnState
 	fx      effects
 }
@@ -668,7 +669,10 @@ func (t *Translator) assistant(l *nativeLine) []adapters.Event {
 		id = l.UUID
 	}
 	if id == "" {
-		return []adapters.Event{t.unparsed("assistant message without id")}
+		// Amp documents only the content of its assistant lines; each
+		// line without an id is a message of its own.
+		t.anonN++
+		id = "assistant_" + strconv.Itoa(t.anonN)
 	}
 	m, evs := t.messageFor(scope, id, true)
 	evs = append(evs, t.startMessage(m)...)

@@ -1,0 +1,667 @@
+// Package amp runs Amp (the `amp` CLI) as an agentd agent.
+//
+// Amp's agent loop runs on its vendor's service, so no turn could be run
+// offline: this adapter follows the CLI's documented flags
+// (../shared/agents/amp.md) and is proven against synthesized recordings of
+// the documented stream (testdata/README.md) and a fake executable.
+//
+// Process model: one long-lived process per session, started on the first
+// message,
+//
+//	amp -x --stream-json --stream-json-thinking --stream-json-input
+//	    --no-archive-after-execute [--dangerously-allow-all]
+//
+// in the session's directory. Every prompt is a JSON user line on its stdin
+// (--stream-json-input). Its stdout is "Claude Code-compatible stream JSON",
+// so it is translated by the Claude translator (claude.Dialect "amp",
+// without the control channel Amp does not document). stderr is only kept,
+// bounded, for the report of an unexpected exit.
+//
+// Execute mode may end the process after a turn. An exit with code 0 while
+// no turn runs is therefore not an error: the next message starts
+//
+//	amp threads continue <thread id> -x --stream-json … --stream-json-input
+//
+// with the thread id the stream reported as session_id; a prompt written to
+// a process that then exited 0 without printing anything is written again
+// to its successor, once. Any other exit ends the session with an error.
+//
+// Amp has no stdio permission channel: bypass maps to
+// --dangerously-allow-all, anything else leaves Amp's own rules
+// (amp.permissions) in force. Unauthenticated, Amp waits for a pasted login
+// code, so a session is never started without AMP_API_KEY.
+package amp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/claude"
+	"github.com/agentd-dev/agentd/internal/agentproc"
+	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// maxLine is the longest stdout line read whole; a longer one is reported
+// as agent.unparsed and skipped.
+const maxLine = 64 << 20
+
+// keyVar is the variable holding Amp's access token.
+const keyVar = "AMP_API_KEY"
+
+var errStopped = errors.New("amp session stopped")
+
+// Agent is the Amp agent.
+type Agent struct {
+	resolve func(context.Context) (string, error)
+	env     []string
+	grace   time.Duration
+
+	versionMu sync.Mutex
+	versions  map[string]string // by binary path; "" when --version failed
+}
+
+var _ adapters.Agent = (*Agent)(nil)
+
+// Option configures an Agent.
+type Option func(*Agent)
+
+// WithResolver sets how the binary is found; it returns the path or an
+// error (wrapping adapters.ErrNotInstalled when there is none).
+func WithResolver(f func(ctx context.Context) (string, error)) Option {
+	return func(a *Agent) { a.resolve = f }
+}
+
+// WithEnv adds or overrides environment variables ("KEY=value") of the
+// agent, on top of the ones taken from the daemon's environment.
+func WithEnv(kv ...string) Option {
+	return func(a *Agent) { a.env = append(a.env, kv...) }
+}
+
+// WithGrace sets how long Stop waits after SIGTERM before SIGKILL.
+func WithGrace(d time.Duration) Option { return func(a *Agent) { a.grace = d } }
+
+// New returns the Amp agent.
+func New(opts ...Option) *Agent {
+	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, versions: map[string]string{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+func (*Agent) ID() string { return "amp" }
+
+// DefaultResolver finds the binary: $AGENTD_AMP_BIN, then `amp` on PATH,
+// then agentd's npm cache
+// (~/.cache/agentd/npm/node_modules/@ampcode/cli-<os>-<arch>/amp).
+func DefaultResolver(context.Context) (string, error) {
+	if p := os.Getenv("AGENTD_AMP_BIN"); p != "" {
+		if executable(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("%w: AGENTD_AMP_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if p := filepath.Join(dir, "amp"); dir != "" && executable(p) {
+			return p, nil
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "@ampcode", "cli-"+platform(), "amp")
+		if executable(p) {
+			return p, nil
+		}
+	}
+	return "", adapters.ErrNotInstalled
+}
+
+func executable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// platform names the OS and CPU the way Amp's npm packages do.
+func platform() string {
+	arch := runtime.GOARCH
+	if arch == "amd64" {
+		arch = "x64"
+	}
+	return runtime.GOOS + "-" + arch
+}
+
+// Info reports install state and capabilities. Reasoning, item starts and
+// status items come from the shared translator (thinking blocks are asked
+// for with --stream-json-thinking); no permission or question channel
+// exists in execute mode.
+func (a *Agent) Info(ctx context.Context) adapters.Info {
+	info := adapters.Info{
+		Runnable: true,
+		Capabilities: adapters.Capabilities{
+			ToolCalls: true, ToolResults: true, TextMessages: true, ErrorEvents: true, Reasoning: true,
+			Status: true, McpTools: true, ItemStarted: true,
+		},
+		Modes:           []adapters.Mode{{ID: "build", Name: "Build", Description: "Default build mode"}},
+		PermissionModes: map[string]string{"default": "default", "bypass": "bypass", "acceptEdits": "default"},
+		Models:          []adapters.Model{{ID: "amp-default", Name: "Amp Default"}},
+		DefaultModel:    "amp-default",
+		Resumable:       true,
+		NativeTurns:     true, // the adapter opens a turn when it writes the prompt
+	}
+	info.CredentialsAvailable = lookup(a.environ(), keyVar) != ""
+	path, err := a.resolve(ctx)
+	if err != nil {
+		return info
+	}
+	info.Installed, info.Path = true, path
+	info.Version = a.version(ctx, path)
+	return info
+}
+
+func (a *Agent) version(ctx context.Context, path string) string {
+	a.versionMu.Lock()
+	defer a.versionMu.Unlock()
+	if v, ok := a.versions[path]; ok {
+		return v
+	}
+	v := a.runVersion(ctx, path)
+	a.versions[path] = v
+	return v
+}
+
+// runVersion runs `amp --version` and returns what precedes " (" on its
+// first line: "0.0.1790142911-g7618fb" from
+// "0.0.1790142911-g7618fb (released 2026-09-23T05:55:11.000Z, 2mo ago)".
+func (a *Agent) runVersion(ctx context.Context, path string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
+		Env: a.environ()}, agentproc.Options{Grace: time.Second})
+	if err != nil {
+		return ""
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			proc.Stop(context.Background())
+		case <-proc.Done():
+		}
+	}()
+	defer proc.Stdout.Close()
+	lr := agentproc.NewLineReader(proc.Stdout, 4096)
+	first := ""
+	for {
+		line, _, err := lr.Next()
+		if err != nil {
+			break
+		}
+		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
+			first = s
+		}
+	}
+	if !proc.Exit().Success() {
+		return ""
+	}
+	v, _, _ := strings.Cut(first, " (")
+	return v
+}
+
+// passed are the variables taken from the daemon's environment besides
+// AMP_* and LC_*: what a shell needs to run tools, and proxy and CA
+// settings needed to reach Amp's service.
+var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
+
+// environ builds the agent's whole environment: nothing is inherited
+// implicitly. Values are never logged.
+func (a *Agent) environ() []string {
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && (slices.Contains(passed, k) || strings.HasPrefix(k, "AMP_") || strings.HasPrefix(k, "LC_")) {
+			vars[k] = v
+		}
+	}
+	if vars["PATH"] == "" {
+		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+	}
+	if vars["HOME"] == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			vars["HOME"] = h
+		}
+	}
+	for _, kv := range a.env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env
+}
+
+func lookup(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// args is the command line of one process: a new thread, or the
+// continuation of thread.
+func args(bypass bool, thread string) []string {
+	var out []string
+	if thread != "" {
+		out = []string{"threads", "continue", thread}
+	}
+	out = append(out, "-x", "--stream-json", "--stream-json-thinking", "--stream-json-input")
+	if thread == "" {
+		// A thread archived after execute would drop out of the user's
+		// list while agentd may still continue it.
+		out = append(out, "--no-archive-after-execute")
+	}
+	if bypass {
+		out = append(out, "--dangerously-allow-all")
+	}
+	return out
+}
+
+// Start prepares a session; Amp itself starts with the first message.
+func (a *Agent) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
+	return a.start(ctx, req, emit, "")
+}
+
+// Resume prepares a session that continues the Amp thread
+// nativeSessionID (`amp threads continue`).
+func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSessionID string, emit adapters.Emitter) (adapters.Session, error) {
+	if nativeSessionID == "" {
+		return nil, errors.New("amp: resume without a thread id")
+	}
+	return a.start(ctx, req, emit, nativeSessionID)
+}
+
+func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter, thread string) (*session, error) {
+	path, err := a.resolve(ctx)
+	if err != nil {
+		if errors.Is(err, adapters.ErrNotInstalled) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
+	}
+	env := a.environ()
+	if lookup(env, keyVar) == "" {
+		return nil, apierr.New(apierr.InvalidRequest, "amp needs %s (an access token from ampcode.com/settings): without it, it waits for an interactive login", keyVar)
+	}
+	dir := req.Directory
+	if dir == "" {
+		if dir, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("amp: working directory: %w", err)
+		}
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	return &session{
+		spec:   agentproc.Spec{Path: path, Dir: dir, Env: env, Stdin: true},
+		bypass: req.PermissionMode == "bypass", grace: a.grace, emit: emit, ctx: sctx, cancel: cancel,
+		tr: newTranslator(thread),
+	}, nil
+}
+
+func newTranslator(thread string) *claude.Translator {
+	return claude.NewTranslator(claude.Dialect("Amp", "amp"), claude.WithoutControl(), claude.WithSessionID(thread))
+}
+
+// session is one Amp thread, run by one process at a time.
+type session struct {
+	spec   agentproc.Spec // without Args, which depend on the thread
+	bypass bool
+	grace  time.Duration
+	emit   adapters.Emitter
+	ctx    context.Context // the session's life: cancelled once Stop is done
+	cancel context.CancelFunc
+
+	writeMu sync.Mutex // one line at a time on stdin
+
+	mu       sync.Mutex
+	tr       *claude.Translator
+	run      *run     // the running process, nil when none
+	busy     bool     // a prompt was written and its result not yet read
+	prompt   string   // the running turn's prompt, for writing it again
+	retried  bool     // the running turn's prompt was already written again
+	queue    []string // prompts waiting for the running turn
+	stopping bool     // Stop was called: the exit that follows is expected
+	exitErr  error    // why the session ended, once it has
+	emitDead bool     // the engine refused an event: the session has ended
+	stopOnce sync.Once
+}
+
+// run is one amp process.
+type run struct {
+	proc  *agentproc.Process
+	done  chan struct{} // closed when its output is read and its end handled
+	heard bool          // it printed a line since the running turn's prompt
+}
+
+var _ adapters.Session = (*session)(nil)
+
+func (s *session) NativeSessionID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tr.NativeSessionID()
+}
+
+// withAttachments lists attachments after the text, as the reference gives
+// them to every agent but OpenCode.
+func withAttachments(msg adapters.Message) string {
+	if len(msg.Attachments) == 0 {
+		return msg.Text
+	}
+	var b strings.Builder
+	b.WriteString(msg.Text)
+	b.WriteString("\n\nAttachments:\n")
+	for _, a := range msg.Attachments {
+		b.WriteString("- " + a.Path + "\n")
+	}
+	return b.String()
+}
+
+// Send writes the prompt, or queues it while a turn runs. It returns once
+// the prompt is written or queued.
+func (s *session) Send(_ context.Context, msg adapters.Message) error {
+	text := withAttachments(msg)
+	if strings.TrimSpace(text) == "" {
+		return apierr.New(apierr.InvalidRequest, "empty message")
+	}
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.busy {
+		s.queue = append(s.queue, text)
+		s.mu.Unlock()
+		return nil
+	}
+	s.busy = true
+	s.mu.Unlock()
+	return s.startTurn(text)
+}
+
+// usable reports why nothing can be sent any more, if so. The caller holds s.mu.
+func (s *session) usable() error {
+	switch {
+	case s.exitErr != nil:
+		return s.exitErr
+	case s.stopping:
+		return errStopped
+	}
+	return nil
+}
+
+// startTurn makes sure a process runs, records the user item, then writes
+// the prompt, so the item comes before anything Amp says about it.
+func (s *session) startTurn(text string) error {
+	s.mu.Lock()
+	r, err := s.ensureRun()
+	if err != nil {
+		s.busy = false
+		s.mu.Unlock()
+		return err
+	}
+	events := s.tr.UserMessage(text)
+	s.prompt, s.retried, r.heard = text, false, false
+	s.mu.Unlock()
+	if err := s.emit.Emit(s.ctx, events...); err != nil {
+		s.mu.Lock()
+		s.busy = false
+		s.mu.Unlock()
+		return err
+	}
+	return s.write(r, userLine(text))
+}
+
+// ensureRun returns the running process, starting one (continuing the
+// thread once it is known) if there is none. The caller holds s.mu.
+func (s *session) ensureRun() (*run, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	if s.run != nil {
+		return s.run, nil
+	}
+	spec := s.spec
+	spec.Args = args(s.bypass, s.tr.NativeSessionID())
+	proc, err := agentproc.Start(s.ctx, spec, agentproc.Options{Grace: s.grace})
+	if err != nil {
+		return nil, apierr.New(apierr.AgentProcessExited, "amp: %v", err)
+	}
+	r := &run{proc: proc, done: make(chan struct{})}
+	s.run = r
+	go s.read(r)
+	go unblockReader(r)
+	return r, nil
+}
+
+type userMessage struct {
+	Type    string  `json:"type"`
+	Message userMsg `json:"message"`
+}
+
+type userMsg struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// userLine is a prompt in the Claude stream-json input shape, which Amp's
+// --stream-json-input reads.
+func userLine(text string) []byte {
+	b, _ := json.Marshal(userMessage{Type: "user", Message: userMsg{Role: "user", Content: text}})
+	return b
+}
+
+// write puts one line on the process's stdin. A failure other than a stop
+// is not returned: the process is gone, and its reader reports that (or
+// writes the prompt again to a successor).
+func (s *session) write(r *run, line []byte) error {
+	s.writeMu.Lock()
+	_, err := r.proc.Stdin.Write(append(line, '\n'))
+	s.writeMu.Unlock()
+	if err == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usable()
+}
+
+// ReplyPermission: Amp prints no permission requests in execute mode, so
+// there is never one to answer.
+func (s *session) ReplyPermission(context.Context, adapters.PermissionRequest, adapters.PermissionReply) error {
+	return apierr.New(apierr.InvalidRequest, "amp has no pending permission requests")
+}
+
+// ReplyQuestion: Amp asks no questions over its stream.
+func (s *session) ReplyQuestion(context.Context, adapters.QuestionRequest, [][]string) error {
+	return apierr.New(apierr.InvalidRequest, "amp has no pending questions")
+}
+
+// RejectQuestion: Amp asks no questions over its stream.
+func (s *session) RejectQuestion(context.Context, adapters.QuestionRequest) error {
+	return apierr.New(apierr.InvalidRequest, "amp has no pending questions")
+}
+
+// Stop closes Amp's stdin and stops its process group (SIGTERM, SIGKILL
+// after the grace period), then waits until its output is read to the end.
+func (s *session) Stop(ctx context.Context) error {
+	var r *run
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.queue = nil
+		r = s.run
+		s.mu.Unlock()
+		if r != nil {
+			_ = r.proc.Stdin.Close()
+			r.proc.Stop(ctx)
+		}
+	})
+	if r == nil {
+		s.mu.Lock()
+		r = s.run // a second Stop waits for the same process
+		s.mu.Unlock()
+	}
+	if r != nil {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.cancel()
+	return nil
+}
+
+// read turns one process's stdout into events until it is gone, then
+// handles its end.
+func (s *session) read(r *run) {
+	defer close(r.done)
+	lr := agentproc.NewLineReader(r.proc.Stdout, maxLine)
+	for {
+		line, truncated, err := lr.Next()
+		if err != nil {
+			break
+		}
+		s.mu.Lock()
+		var events []adapters.Event
+		if truncated {
+			events = s.tr.Truncated(line, maxLine)
+		} else {
+			events = s.tr.Line(line)
+		}
+		r.heard = true
+		ended := s.tr.TurnEnded()
+		s.mu.Unlock()
+		s.deliver(events)
+		if ended {
+			s.nextTurn()
+		}
+	}
+	_ = r.proc.Stdout.Close()
+	s.exited(r, r.proc.Exit())
+}
+
+// deliver hands events to the engine, until it refuses them.
+func (s *session) deliver(events []adapters.Event) {
+	if len(events) == 0 {
+		return
+	}
+	s.mu.Lock()
+	dead := s.emitDead
+	s.mu.Unlock()
+	if dead {
+		return
+	}
+	if err := s.emit.Emit(s.ctx, events...); err != nil {
+		s.mu.Lock()
+		s.emitDead = true
+		s.mu.Unlock()
+	}
+}
+
+// nextTurn writes the next queued prompt once a turn has ended.
+func (s *session) nextTurn() {
+	s.mu.Lock()
+	if len(s.queue) == 0 || s.usable() != nil {
+		s.busy = false
+		s.mu.Unlock()
+		return
+	}
+	text := s.queue[0]
+	s.queue = s.queue[1:]
+	s.mu.Unlock()
+	_ = s.startTurn(text) // a failure is reported by the process's end
+}
+
+// unblockReader closes stdout shortly after the process group is gone, in
+// case something that escaped the group still holds it open.
+func unblockReader(r *run) {
+	select {
+	case <-r.proc.Done():
+	case <-r.done:
+		return
+	}
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+		_ = r.proc.Stdout.Close()
+	}
+}
+
+// exited handles the end of a process: nothing when Stop asked for it or no
+// turn ran (the next message continues the thread), the prompt written
+// again when the process left without a word about it, else an error and
+// the end of the session, with its stderr.
+func (s *session) exited(r *run, exit agentproc.Exit) {
+	s.mu.Lock()
+	if s.run == r {
+		s.run = nil
+	}
+	if s.stopping || s.emitDead || (exit.Success() && !s.busy) {
+		s.mu.Unlock()
+		return
+	}
+	if exit.Success() && !r.heard && !s.retried && s.tr.NativeSessionID() != "" {
+		s.retried = true
+		next, err := s.ensureRun()
+		prompt := s.prompt
+		s.mu.Unlock()
+		if err == nil {
+			_ = s.write(next, userLine(prompt)) // its failure is reported by that process's end
+			return
+		}
+		s.mu.Lock()
+	}
+	msg := "amp exited unexpectedly with exit code " + strconv.Itoa(exit.Code)
+	switch {
+	case exit.Signal != "":
+		msg = "amp was killed by signal (" + exit.Signal + ")"
+	case exit.Success():
+		msg = "amp exited with exit code 0 before its turn ended"
+	}
+	s.exitErr = apierr.New(apierr.AgentProcessExited, "%s", msg)
+	s.busy, s.queue = false, nil
+	s.mu.Unlock()
+	details, _ := json.Marshal(map[string]any{"exitCode": exit.Code, "signal": exit.Signal})
+	rep := r.proc.Stderr().Report()
+	stderr := &schema.StderrOutput{Head: &rep.Head, Truncated: rep.Truncated, TotalLines: &rep.TotalLines}
+	if rep.Truncated {
+		stderr.Tail = &rep.Tail
+	}
+	code := exit.Code
+	s.deliver([]adapters.Event{
+		{Type: schema.EventError, Synthetic: true, Data: schema.ErrorData{Message: msg, Code: schema.Ptr("process_exit"), Details: details}},
+		{Type: schema.EventSessionEnded, Synthetic: true, Data: schema.SessionEndedData{
+			Reason: schema.EndError, TerminatedBy: schema.ByAgent, Message: &msg, ExitCode: &code, Stderr: stderr}},
+	})
+}
