@@ -1,0 +1,1048 @@
+// Package codex runs Codex (the `codex` CLI) as an agentd agent.
+//
+// Process model: one `codex app-server` per session, started through
+// agentproc in the session's directory, spoken to in JSON-RPC over stdio
+// (one JSON object per line, no "jsonrpc" field):
+//
+//	initialize → initialized → thread/start (or thread/resume) → turn/start per message
+//
+// Start returns once the thread exists, so the native session id (the
+// thread id) is known at creation. Turns are serialised: a message sent
+// while a turn runs is queued and started when turn/completed arrives.
+// Codex asks for approvals and answers with server requests (their own id
+// counter); the answers are JSON-RPC responses on the same stdin. stdout is
+// read line by line and turned into universal events by a Translator
+// (translate.go); the events are handed to the engine by a goroutine of
+// their own, so that reading, and so the answers to our requests, never
+// waits on the engine (it does not accept events before Start returns).
+// stderr is never parsed, only kept (bounded) for the report of an
+// unexpected exit.
+//
+// Configuration: CODEX_HOME is one directory per agent (WithHome), not per
+// session, because Codex keeps its threads there and thread/resume in a
+// new process must find them. Model provider and other settings are given
+// per process as `-c key=value` overrides (WithProvider, WithConfig)
+// rather than written into $CODEX_HOME/config.toml, which Codex edits
+// itself and which concurrent sessions would otherwise fight over.
+package codex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/agentproc"
+	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// DefaultMaxLine is the longest stdout line read whole; a longer one is
+// reported as agent.unparsed and skipped, and reading goes on.
+const DefaultMaxLine = 64 << 20
+
+// planPrefix starts every prompt in the plan agent mode.
+const planPrefix = "Make a plan before acting.\n\n"
+
+var errStopped = errors.New("codex session stopped")
+
+// Agent is the Codex agent.
+type Agent struct {
+	resolve   func(context.Context) (string, error)
+	home      string
+	env       []string
+	config    []string
+	grace     time.Duration
+	maxLine   int
+	handshake time.Duration
+
+	versionMu sync.Mutex
+	versions  map[string]string // by binary path; "" when --version failed
+}
+
+var _ adapters.Agent = (*Agent)(nil)
+
+// Option configures an Agent.
+type Option func(*Agent)
+
+// WithResolver sets how the binary is found; it returns the path or an
+// error (wrapping adapters.ErrNotInstalled when there is none).
+func WithResolver(f func(ctx context.Context) (string, error)) Option {
+	return func(a *Agent) { a.resolve = f }
+}
+
+// WithHome sets CODEX_HOME for every session of the agent: where Codex
+// keeps its login, config and threads. By default it is the daemon's
+// $CODEX_HOME, else ~/.codex, so Codex finds the user's own login;
+// resuming a thread needs the home it was created in.
+func WithHome(dir string) Option { return func(a *Agent) { a.home = dir } }
+
+// WithEnv adds or overrides environment variables ("KEY=value") of the
+// agent, on top of the ones taken from the daemon's environment.
+func WithEnv(kv ...string) Option {
+	return func(a *Agent) { a.env = append(a.env, kv...) }
+}
+
+// WithConfig adds Codex config overrides, each "dotted.key=<TOML value>"
+// as `codex -c` takes them (e.g. `model="gpt-5.5"`).
+func WithConfig(kv ...string) Option {
+	return func(a *Agent) { a.config = append(a.config, kv...) }
+}
+
+// Provider is a model provider Codex should use instead of its default.
+type Provider struct {
+	// ID names the provider in Codex's config; "agentd" when empty.
+	ID   string
+	Name string
+	// BaseURL is the API root; Codex POSTs {BaseURL}/responses.
+	BaseURL string
+	// WireAPI is "responses" when empty.
+	WireAPI string
+	// EnvKey is the variable holding the API key (set it with WithEnv).
+	EnvKey string
+}
+
+// WithProvider points Codex at a model provider.
+func WithProvider(p Provider) Option {
+	return func(a *Agent) {
+		id := p.ID
+		if id == "" {
+			id = "agentd"
+		}
+		wire := p.WireAPI
+		if wire == "" {
+			wire = "responses"
+		}
+		name := p.Name
+		if name == "" {
+			name = id
+		}
+		key := "model_providers." + id + "."
+		a.config = append(a.config, "model_provider="+tomlString(id), key+"name="+tomlString(name),
+			key+"base_url="+tomlString(p.BaseURL), key+"wire_api="+tomlString(wire))
+		if p.EnvKey != "" {
+			a.config = append(a.config, key+"env_key="+tomlString(p.EnvKey))
+		}
+	}
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04X", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// WithGrace sets how long Stop waits after SIGTERM before SIGKILL.
+func WithGrace(d time.Duration) Option { return func(a *Agent) { a.grace = d } }
+
+// WithMaxLine sets the longest stdout line read whole (DefaultMaxLine).
+func WithMaxLine(n int) Option { return func(a *Agent) { a.maxLine = n } }
+
+// WithHandshakeTimeout bounds initialize and thread/start (30 s by default).
+func WithHandshakeTimeout(d time.Duration) Option { return func(a *Agent) { a.handshake = d } }
+
+// New returns the Codex agent.
+func New(opts ...Option) *Agent {
+	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, maxLine: DefaultMaxLine,
+		handshake: 30 * time.Second, versions: map[string]string{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+func (*Agent) ID() string { return "codex" }
+
+// DefaultResolver finds the binary: $AGENTD_CODEX_BIN, then `codex` on
+// PATH, then agentd's npm cache
+// (~/.cache/agentd/npm/node_modules/@openai/codex/vendor/<target>/bin/codex).
+func DefaultResolver(context.Context) (string, error) {
+	if p := os.Getenv("AGENTD_CODEX_BIN"); p != "" {
+		if executable(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("%w: AGENTD_CODEX_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		if p := filepath.Join(dir, "codex"); executable(p) {
+			return p, nil
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil && target() != "" {
+		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "@openai", "codex", "vendor", target(), "bin", "codex")
+		if executable(p) {
+			return p, nil
+		}
+	}
+	return "", adapters.ErrNotInstalled
+}
+
+func executable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// target is the Rust target triple Codex's npm package names its vendored
+// binary directory after.
+func target() string {
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	switch {
+	case arch == "":
+		return ""
+	case runtime.GOOS == "linux":
+		return arch + "-unknown-linux-musl"
+	case runtime.GOOS == "darwin":
+		return arch + "-apple-darwin"
+	}
+	return ""
+}
+
+// Info reports install state and capabilities. The version comes from
+// `codex --version`, run once per binary path.
+func (a *Agent) Info(ctx context.Context) adapters.Info {
+	info := adapters.Info{
+		Runnable: true,
+		Capabilities: adapters.Capabilities{
+			PlanMode: true, Permissions: true, Questions: true, ToolCalls: true, ToolResults: true,
+			TextMessages: true, Images: true, FileAttachments: true, SessionLifecycle: true, ErrorEvents: true,
+			Reasoning: true, Status: true, CommandExecution: true, FileChanges: true, McpTools: true,
+			StreamingDeltas: true, ItemStarted: true,
+		},
+		Modes: []adapters.Mode{
+			{ID: "build", Name: "Build", Description: "Default build mode"},
+			{ID: "plan", Name: "Plan", Description: "Planning mode via prompt prefix"},
+		},
+		PermissionModes: map[string]string{"default": "default", "plan": "plan", "bypass": "bypass", "acceptEdits": "acceptEdits"},
+		NativeTurns:     true,
+		Resumable:       true,
+	}
+	info.CredentialsAvailable = a.credentialsAvailable()
+	path, err := a.resolve(ctx)
+	if err != nil {
+		return info
+	}
+	info.Installed, info.Path = true, path
+	info.Version = a.version(ctx, path)
+	return info
+}
+
+// codexHome is the CODEX_HOME sessions run with.
+func (a *Agent) codexHome() string {
+	if a.home != "" {
+		return a.home
+	}
+	if h := os.Getenv("CODEX_HOME"); h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".codex")
+	}
+	return ""
+}
+
+// credentialsAvailable reports whether Codex will find an OpenAI
+// credential: a variable it reads, or its login file.
+func (a *Agent) credentialsAvailable() bool {
+	env := a.environ()
+	for _, k := range []string{"OPENAI_API_KEY", "CODEX_API_KEY"} {
+		if lookup(env, k) != "" {
+			return true
+		}
+	}
+	st, err := os.Stat(filepath.Join(a.codexHome(), "auth.json"))
+	return err == nil && st.Mode().IsRegular()
+}
+
+func lookup(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func (a *Agent) version(ctx context.Context, path string) string {
+	a.versionMu.Lock()
+	defer a.versionMu.Unlock()
+	if v, ok := a.versions[path]; ok {
+		return v
+	}
+	v := a.runVersion(ctx, path)
+	a.versions[path] = v
+	return v
+}
+
+// runVersion runs `codex --version` and returns the last word of its first
+// line, e.g. "0.169.0" from "codex-cli 0.169.0".
+func (a *Agent) runVersion(ctx context.Context, path string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
+		Env: a.environ()}, agentproc.Options{Grace: time.Second})
+	if err != nil {
+		return ""
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			proc.Stop(context.Background())
+		case <-proc.Done():
+		}
+	}()
+	defer proc.Stdout.Close()
+	lr := agentproc.NewLineReader(proc.Stdout, 4096)
+	first := ""
+	for {
+		line, _, err := lr.Next()
+		if err != nil {
+			break
+		}
+		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
+			first = s
+		}
+	}
+	if !proc.Exit().Success() {
+		return ""
+	}
+	fields := strings.Fields(first)
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[len(fields)-1]
+}
+
+// passed are the variables taken from the daemon's environment besides
+// OPENAI_*, CODEX_* and LC_*: what a shell needs to run the commands Codex
+// runs, and proxy and CA settings needed to reach the API.
+var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+
+// environ builds the agent's whole environment: nothing is inherited
+// implicitly. Values are never logged.
+func (a *Agent) environ() []string {
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && (slices.Contains(passed, k) || strings.HasPrefix(k, "OPENAI_") ||
+			strings.HasPrefix(k, "CODEX_") || strings.HasPrefix(k, "LC_")) {
+			vars[k] = v
+		}
+	}
+	if vars["PATH"] == "" {
+		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+	}
+	if vars["HOME"] == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			vars["HOME"] = h
+		}
+	}
+	if h := a.codexHome(); h != "" {
+		vars["CODEX_HOME"] = h
+	}
+	for _, kv := range a.env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env
+}
+
+func (a *Agent) args() []string {
+	out := []string{"app-server"}
+	for _, kv := range a.config {
+		out = append(out, "-c", kv)
+	}
+	return out
+}
+
+// policy is the approval policy and sandbox a permission mode asks for
+// (v1 spec §12.2); empty values leave Codex's configuration in charge.
+func policy(req adapters.StartRequest) (approval, sandbox string) {
+	switch req.PermissionMode {
+	case "plan":
+		return "untrusted", "read-only"
+	case "bypass":
+		return "never", "danger-full-access"
+	}
+	return "", ""
+}
+
+type clientInfo struct {
+	Name    string `json:"name"`
+	Title   string `json:"title"`
+	Version string `json:"version"`
+}
+
+type initializeParams struct {
+	ClientInfo   clientInfo `json:"clientInfo"`
+	Capabilities struct {
+		// ExperimentalAPI allows collaborationMode, which the plan mode
+		// uses because Codex only lets the model ask questions in it.
+		ExperimentalAPI bool `json:"experimentalApi"`
+	} `json:"capabilities"`
+}
+
+type threadParams struct {
+	ThreadID       string `json:"threadId,omitempty"`
+	Cwd            string `json:"cwd"`
+	Model          string `json:"model,omitempty"`
+	ApprovalPolicy string `json:"approvalPolicy,omitempty"`
+	Sandbox        string `json:"sandbox,omitempty"`
+}
+
+// Start runs a new Codex process for the session and starts its thread.
+func (a *Agent) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
+	return a.start(ctx, req, emit, "")
+}
+
+// Resume runs a Codex process that continues the thread nativeSessionID
+// (thread/resume): Codex finds it under the same CODEX_HOME.
+func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSessionID string, emit adapters.Emitter) (adapters.Session, error) {
+	if nativeSessionID == "" {
+		return nil, errors.New("codex: resume without a native session id")
+	}
+	return a.start(ctx, req, emit, nativeSessionID)
+}
+
+func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter, resume string) (*session, error) {
+	path, err := a.resolve(ctx)
+	if err != nil {
+		if errors.Is(err, adapters.ErrNotInstalled) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
+	}
+	dir := req.Directory
+	if dir == "" {
+		if dir, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("codex: working directory: %w", err)
+		}
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	}
+	if h := a.codexHome(); h != "" {
+		if err := os.MkdirAll(h, 0o700); err != nil {
+			return nil, fmt.Errorf("codex: CODEX_HOME: %w", err)
+		}
+	}
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: a.args(), Dir: dir, Env: a.environ(), Stdin: true},
+		agentproc.Options{Grace: a.grace})
+	if err != nil {
+		return nil, fmt.Errorf("codex: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine, req: req, dir: dir,
+		tr: NewTranslator(), waiters: map[string]func(response){}, out: make(chan []adapters.Event, 256),
+		readerDone: make(chan struct{}), done: make(chan struct{}),
+	}
+	go s.read()
+	go s.deliver()
+	go s.unblockReader()
+	if err := s.handshake(ctx, a.handshake, resume); err != nil {
+		s.cancel() // the engine takes no events from a session that failed to start
+		_ = s.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+// handshake initialises the app-server and starts or resumes the thread.
+func (s *session) handshake(ctx context.Context, timeout time.Duration, resume string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var init initializeParams
+	init.ClientInfo = clientInfo{Name: "agentd", Title: "agentd", Version: "1"}
+	init.Capabilities.ExperimentalAPI = true
+	if _, err := s.request(ctx, "initialize", init); err != nil {
+		return s.startError("initialize", err)
+	}
+	if err := s.notify("initialized"); err != nil {
+		return s.startError("initialized", err)
+	}
+	approval, sandbox := policy(s.req)
+	p := threadParams{ThreadID: resume, Cwd: s.dir, ApprovalPolicy: approval, Sandbox: sandbox}
+	if m := s.req.Model; m != "" && m != "default" {
+		p.Model = m
+	}
+	method := "thread/start"
+	if resume != "" {
+		method = "thread/resume"
+	}
+	res, err := s.request(ctx, method, p)
+	if err != nil {
+		return s.startError(method, err)
+	}
+	var tr threadResult
+	if err := json.Unmarshal(res, &tr); err != nil || tr.Thread.ID == "" {
+		return fmt.Errorf("codex: %s: no thread in the response", method)
+	}
+	s.mu.Lock()
+	s.tr.setThread(tr.Thread.ID)
+	s.model = tr.Model
+	s.mu.Unlock()
+	return nil
+}
+
+// startError says why the handshake failed, with the start of stderr when
+// the process died.
+func (s *session) startError(step string, err error) error {
+	select {
+	case <-s.readerDone:
+		rep := s.proc.Stderr().Report()
+		if rep.Head != "" {
+			return fmt.Errorf("codex: %s: %w (stderr: %s)", step, err, truncate(rep.Head, 2048))
+		}
+	default:
+	}
+	return fmt.Errorf("codex: %s: %w", step, err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// session is one running Codex app-server and its thread.
+type session struct {
+	proc    *agentproc.Process
+	emit    adapters.Emitter
+	ctx     context.Context // the session's life: cancelled once Stop is done
+	cancel  context.CancelFunc
+	maxLine int
+	req     adapters.StartRequest
+	dir     string
+
+	out        chan []adapters.Event // events for the engine, in order
+	readerDone chan struct{}         // closed when stdout is read to the end
+	done       chan struct{}         // closed when every event was handed over
+
+	writeMu sync.Mutex // one line at a time on stdin
+
+	mu       sync.Mutex
+	tr       *Translator
+	model    string
+	nextID   int64
+	waiters  map[string]func(response) // our requests awaiting their response, by id
+	busy     bool                      // a turn was started and has not completed
+	turnID   string                    // the running turn, once known
+	queue    []string                  // prompts waiting for the running turn
+	stopping bool                      // Stop was called: the exit that follows is expected
+	exited   bool
+	exitErr  error
+	emitDead bool // the engine refused an event: the session has ended
+	stopOnce sync.Once
+}
+
+var _ adapters.Session = (*session)(nil)
+var _ adapters.Interrupter = (*session)(nil)
+
+// Pid is the process id of the Codex process, which leads its own group.
+func (s *session) Pid() int { return s.proc.Pid() }
+
+func (s *session) NativeSessionID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tr.NativeSessionID()
+}
+
+// usable reports why nothing can be sent any more, if so. The caller holds s.mu.
+func (s *session) usable() error {
+	switch {
+	case s.exited && s.exitErr != nil:
+		return s.exitErr
+	case s.exited, s.stopping:
+		return errStopped
+	}
+	return nil
+}
+
+// write puts one line on Codex's stdin.
+func (s *session) write(line []byte) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if _, err := s.proc.Stdin.Write(append(line, '\n')); err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.usable(); err != nil {
+			return err
+		}
+		return fmt.Errorf("codex: write to stdin: %w", err)
+	}
+	return nil
+}
+
+type rpcRequest struct {
+	ID     int64  `json:"id"`
+	Method string `json:"method"`
+	Params any    `json:"params,omitempty"`
+}
+
+// rpcFailure is a JSON-RPC error response.
+type rpcFailure struct {
+	method string
+	err    rpcError
+}
+
+func (e *rpcFailure) Error() string {
+	return fmt.Sprintf("%s failed: %s (code %d)", e.method, e.err.Message, e.err.Code)
+}
+
+// send writes a request whose response goes to handle, called by the reader.
+func (s *session) send(method string, params any, handle func(response)) error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.nextID++
+	id := s.nextID
+	key := strconv.FormatInt(id, 10)
+	s.waiters[key] = handle
+	s.mu.Unlock()
+	line, err := json.Marshal(rpcRequest{ID: id, Method: method, Params: params})
+	if err == nil {
+		err = s.write(line)
+	}
+	if err != nil {
+		s.mu.Lock()
+		delete(s.waiters, key)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// request sends a request and waits for its response.
+func (s *session) request(ctx context.Context, method string, params any) (json.RawMessage, error) {
+	got := make(chan response, 1)
+	if err := s.send(method, params, func(r response) { got <- r }); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-got:
+		if r.err != nil {
+			return nil, &rpcFailure{method: method, err: *r.err}
+		}
+		return r.result, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.readerDone:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err := s.usable(); err != nil {
+			return nil, err
+		}
+		return nil, errStopped
+	}
+}
+
+func (s *session) notify(method string) error {
+	line, _ := json.Marshal(map[string]string{"method": method})
+	return s.write(line)
+}
+
+// withAttachments lists attachments after the text, as the reference gives
+// them to every agent but OpenCode.
+func withAttachments(msg adapters.Message) string {
+	if len(msg.Attachments) == 0 {
+		return msg.Text
+	}
+	var b strings.Builder
+	b.WriteString(msg.Text)
+	b.WriteString("\n\nAttachments:\n")
+	for _, a := range msg.Attachments {
+		b.WriteString("- " + a.Path + "\n")
+	}
+	return b.String()
+}
+
+type textInput struct {
+	Type         string   `json:"type"`
+	Text         string   `json:"text"`
+	TextElements []string `json:"text_elements"`
+}
+
+type collaborationMode struct {
+	Mode     string `json:"mode"`
+	Settings struct {
+		Model                 string  `json:"model"`
+		DeveloperInstructions *string `json:"developer_instructions"`
+	} `json:"settings"`
+}
+
+type turnStartParams struct {
+	ThreadID          string             `json:"threadId"`
+	Input             []textInput        `json:"input"`
+	CollaborationMode *collaborationMode `json:"collaborationMode,omitempty"`
+}
+
+func (s *session) turnParams(text string) turnStartParams {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := turnStartParams{ThreadID: s.tr.NativeSessionID(), Input: []textInput{{Type: "text", Text: text, TextElements: []string{}}}}
+	if s.req.AgentMode == "plan" && s.model != "" {
+		p.CollaborationMode = &collaborationMode{Mode: "plan"}
+		p.CollaborationMode.Settings.Model = s.model
+	}
+	return p
+}
+
+// Send starts a turn with the prompt, or queues it while a turn runs. It
+// returns once Codex accepted the turn, or the prompt is queued.
+func (s *session) Send(ctx context.Context, msg adapters.Message) error {
+	text := withAttachments(msg)
+	if strings.TrimSpace(text) == "" {
+		return apierr.New(apierr.InvalidRequest, "empty message")
+	}
+	if s.req.AgentMode == "plan" {
+		text = planPrefix + text
+	}
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.busy {
+		s.queue = append(s.queue, text)
+		s.mu.Unlock()
+		return nil
+	}
+	s.busy = true
+	s.mu.Unlock()
+	res, err := s.request(ctx, "turn/start", s.turnParams(text))
+	if err != nil {
+		s.turnFailed()
+		return err
+	}
+	s.noteTurn(res)
+	return nil
+}
+
+// noteTurn records the turn id from a turn/start result.
+func (s *session) noteTurn(res json.RawMessage) {
+	var tr turnResult
+	if json.Unmarshal(res, &tr) == nil && tr.Turn.ID != "" {
+		s.mu.Lock()
+		if s.busy && s.turnID == "" {
+			s.turnID = tr.Turn.ID
+		}
+		s.mu.Unlock()
+	}
+}
+
+// turnFailed: a turn could not start; the next queued prompt may.
+func (s *session) turnFailed() {
+	s.mu.Lock()
+	s.busy, s.turnID = false, ""
+	s.mu.Unlock()
+	s.nextTurn()
+}
+
+// nextTurn starts the next queued prompt once a turn has ended. It runs on
+// the reader, so it does not wait for Codex's response: a refusal is
+// reported as an error event when it arrives.
+func (s *session) nextTurn() {
+	s.mu.Lock()
+	if s.busy || len(s.queue) == 0 || s.usable() != nil {
+		s.mu.Unlock()
+		return
+	}
+	text := s.queue[0]
+	s.queue = s.queue[1:]
+	s.busy = true
+	s.mu.Unlock()
+	err := s.send("turn/start", s.turnParams(text), func(r response) {
+		if r.err == nil {
+			s.noteTurn(r.result)
+			return
+		}
+		s.push([]adapters.Event{rpcErrorEvent("turn/start", r)})
+		s.turnFailed()
+	})
+	if err != nil {
+		s.mu.Lock()
+		s.busy = false
+		s.mu.Unlock()
+	}
+}
+
+func rpcErrorEvent(method string, r response) adapters.Event {
+	details, _ := json.Marshal(map[string]any{"id": json.RawMessage(r.id), "method": method, "error": r.err})
+	return adapters.Event{Type: schema.EventError, Synthetic: true, Data: schema.ErrorData{
+		Message: r.err.Message, Code: schema.Ptr("jsonrpc.error"), Details: details}}
+}
+
+// Interrupt asks Codex to stop the running turn (turn/interrupt) and waits
+// for its acknowledgement; the turn then ends with a turn.ended whose
+// metadata status is "interrupted". Queued prompts still run afterwards.
+// Without a running turn it does nothing.
+func (s *session) Interrupt(ctx context.Context) error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if !s.busy {
+		s.mu.Unlock()
+		return nil
+	}
+	turnID, threadID := s.turnID, s.tr.NativeSessionID()
+	s.mu.Unlock()
+	if turnID == "" {
+		return apierr.New(apierr.InvalidRequest, "the turn has not started yet")
+	}
+	_, err := s.request(ctx, "turn/interrupt", map[string]string{"threadId": threadID, "turnId": turnID})
+	return err
+}
+
+// Decisions Codex takes for approval requests.
+const (
+	decisionAccept           = "accept"
+	decisionAcceptForSession = "acceptForSession"
+	decisionDecline          = "decline"
+	declineAnswer            = "The user declined to answer."
+)
+
+// answer writes the answer to a pending server request of kind. The
+// request leaves the pending set while the answer is written and comes back
+// if writing fails, so one request is answered at most once.
+func (s *session) answer(id string, kind pendingKind, build func(*pendingRequest) []byte) error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	p, ok := s.tr.pendingRequest(id)
+	if !ok || p.kind != kind {
+		s.mu.Unlock()
+		return apierr.New(apierr.InvalidRequest, "no pending Codex request %s of that kind", id)
+	}
+	s.tr.resolve(id)
+	s.mu.Unlock()
+	if err := s.write(build(p)); err != nil {
+		s.mu.Lock()
+		s.tr.restore(id, p)
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// ReplyPermission answers an approval request: once → accept, always →
+// acceptForSession, reject → decline.
+func (s *session) ReplyPermission(_ context.Context, req adapters.PermissionRequest, reply adapters.PermissionReply) error {
+	decision := map[adapters.PermissionReply]string{adapters.ReplyOnce: decisionAccept,
+		adapters.ReplyAlways: decisionAcceptForSession, adapters.ReplyReject: decisionDecline}[reply]
+	if decision == "" {
+		return apierr.New(apierr.InvalidRequest, "invalid permission reply: %s", reply)
+	}
+	return s.answer(req.ID, pendingPermission, func(p *pendingRequest) []byte {
+		return resultReply(p.rpcID, map[string]string{"decision": decision})
+	})
+}
+
+type userAnswer struct {
+	Answers []string `json:"answers"`
+}
+
+// ReplyQuestion answers item/tool/requestUserInput: answers[i] goes to the
+// i-th question, by its id.
+func (s *session) ReplyQuestion(_ context.Context, req adapters.QuestionRequest, answers [][]string) error {
+	return s.answer(req.ID, pendingQuestion, func(p *pendingRequest) []byte {
+		given := map[string]userAnswer{}
+		for i, qid := range p.questionIDs {
+			a := userAnswer{Answers: []string{}}
+			if i < len(answers) && answers[i] != nil {
+				a.Answers = answers[i]
+			}
+			given[qid] = a
+		}
+		return resultReply(p.rpcID, map[string]any{"answers": given})
+	})
+}
+
+// RejectQuestion answers the question with an error, which Codex gives the
+// model as the tool's failure.
+func (s *session) RejectQuestion(_ context.Context, req adapters.QuestionRequest) error {
+	return s.answer(req.ID, pendingQuestion, func(p *pendingRequest) []byte {
+		return errorReply(p.rpcID, declineAnswer)
+	})
+}
+
+// Stop closes Codex's stdin and stops its process group (SIGTERM, SIGKILL
+// after the grace period), then waits until its output is read and handed
+// over. CODEX_HOME stays: the thread can be resumed.
+func (s *session) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.stopping = true
+		s.queue = nil
+		s.mu.Unlock()
+		_ = s.proc.Stdin.Close()
+		s.proc.Stop(ctx)
+	})
+	select {
+	case <-s.done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// read turns stdout into events until the process is gone, then reports
+// how it ended.
+func (s *session) read() {
+	defer close(s.out)
+	lr := agentproc.NewLineReader(s.proc.Stdout, s.maxLine)
+	for {
+		line, truncated, err := lr.Next()
+		if err != nil {
+			break
+		}
+		s.mu.Lock()
+		var events []adapters.Event
+		if truncated {
+			events = s.tr.Truncated(line, s.maxLine)
+		} else {
+			events = s.tr.Line(line)
+		}
+		fx := s.tr.takeEffects()
+		var handlers []func()
+		for _, r := range fx.responses {
+			if h, ok := s.waiters[r.id]; ok {
+				delete(s.waiters, r.id)
+				handlers = append(handlers, func() { h(r) })
+			}
+		}
+		if fx.turnID != "" && s.busy && s.turnID == "" {
+			s.turnID = fx.turnID
+		}
+		if fx.turnEnded {
+			s.busy, s.turnID = false, ""
+		}
+		s.mu.Unlock()
+		for _, r := range fx.replies {
+			_ = s.write(r) // the process is gone if this fails; its end is reported below
+		}
+		s.push(events)
+		for _, h := range handlers {
+			h()
+		}
+		if fx.turnEnded {
+			s.nextTurn()
+		}
+	}
+	_ = s.proc.Stdout.Close()
+	close(s.readerDone)
+	s.finish(s.proc.Exit())
+}
+
+// push queues events for the engine, in order.
+func (s *session) push(events []adapters.Event) {
+	if len(events) > 0 {
+		s.out <- events
+	}
+}
+
+// deliver hands events to the engine until the reader is done, and stops
+// offering them once the engine refuses one.
+func (s *session) deliver() {
+	defer close(s.done)
+	for events := range s.out {
+		s.mu.Lock()
+		dead := s.emitDead
+		s.mu.Unlock()
+		if dead {
+			continue
+		}
+		if err := s.emit.Emit(s.ctx, events...); err != nil {
+			s.mu.Lock()
+			s.emitDead = true
+			s.mu.Unlock()
+		}
+	}
+}
+
+// unblockReader closes stdout shortly after the process group is gone, in
+// case something that escaped the group still holds it open.
+func (s *session) unblockReader() {
+	select {
+	case <-s.proc.Done():
+	case <-s.readerDone:
+		return
+	}
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-s.readerDone:
+	case <-t.C:
+		_ = s.proc.Stdout.Close()
+	}
+}
+
+// finish records how the process ended: nothing when Stop asked for it,
+// else an error and the end of the session, with its stderr.
+func (s *session) finish(exit agentproc.Exit) {
+	msg := "codex exited unexpectedly with exit code " + strconv.Itoa(exit.Code)
+	if exit.Signal != "" {
+		msg = "codex was killed by signal (" + exit.Signal + ")"
+	}
+	s.mu.Lock()
+	s.exited, s.busy, s.queue = true, false, nil
+	if !s.stopping {
+		s.exitErr = apierr.New(apierr.AgentProcessExited, "%s", msg)
+	}
+	clear(s.waiters)
+	expected := s.stopping || s.emitDead
+	s.mu.Unlock()
+	if expected {
+		return
+	}
+	details, _ := json.Marshal(map[string]any{"exitCode": exit.Code, "signal": exit.Signal})
+	rep := s.proc.Stderr().Report()
+	stderr := &schema.StderrOutput{Head: &rep.Head, Truncated: rep.Truncated, TotalLines: &rep.TotalLines}
+	if rep.Truncated {
+		stderr.Tail = &rep.Tail
+	}
+	code := exit.Code
+	s.push([]adapters.Event{
+		{Type: schema.EventError, Synthetic: true, Data: schema.ErrorData{Message: msg, Code: schema.Ptr("process_exit"), Details: details}},
+		{Type: schema.EventSessionEnded, Synthetic: true, Data: schema.SessionEndedData{
+			Reason: schema.EndError, TerminatedBy: schema.ByAgent, Message: &msg, ExitCode: &code, Stderr: stderr}},
+	})
+}
