@@ -5,8 +5,9 @@
 # on where the last process stopped) with the n-th turn of
 # $FAKE_AMP_RECORDING: the lines up to and including its n-th result line.
 #   FAKE_AMP_ONE_TURN=1  exit 0 after one turn, as a per-turn amp would
-#   FAKE_AMP_CRASH=1     after the first prompt, print the turn's first
-#                        line, complain on stderr and exit 3
+#   FAKE_AMP_CRASH=<how> after the first prompt, print the turn's first
+#                        line, complain on stderr and end: exit <how>, or
+#                        kill itself when <how> is "kill"
 #   FAKE_AMP_CHILD=1     start a long-lived child (a tool) first
 echo "argv: $*" >>"$FAKE_AMP_LOG"
 echo "cwd: $(pwd)" >>"$FAKE_AMP_LOG"
@@ -22,7 +23,10 @@ while IFS= read -r line; do
 		head -n 1 "$FAKE_AMP_RECORDING"
 		echo "Error: lost the connection to the Amp server" >&2
 		echo "second line" >&2
-		exit 3
+		if [ "$FAKE_AMP_CRASH" = kill ]; then
+			kill -KILL $$
+		fi
+		exit "$FAKE_AMP_CRASH"
 	fi
 	awk -v n="$turn" 'c == n - 1 { print } /"type":"result"/ { c++ }' "$FAKE_AMP_RECORDING"
 	if [ -n "$FAKE_AMP_ONE_TURN" ]; then
