@@ -128,6 +128,7 @@ func (s *server) registerSessions(a huma.API) {
 		return nil, problem(ctx, s.Logger, err)
 	})
 	s.registerReplies(a)
+	s.registerDiff(a)
 }
 
 func (s *server) createSession(ctx context.Context, in *struct {

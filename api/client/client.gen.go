@@ -202,6 +202,36 @@ func (e EventSource) Valid() bool {
 	}
 }
 
+// Defines values for FileStatus.
+const (
+	FileStatusAdded       FileStatus = "added"
+	FileStatusCopied      FileStatus = "copied"
+	FileStatusDeleted     FileStatus = "deleted"
+	FileStatusModified    FileStatus = "modified"
+	FileStatusRenamed     FileStatus = "renamed"
+	FileStatusTypeChanged FileStatus = "typeChanged"
+)
+
+// Valid indicates whether the value is a known member of the FileStatus enum.
+func (e FileStatus) Valid() bool {
+	switch e {
+	case FileStatusAdded:
+		return true
+	case FileStatusCopied:
+		return true
+	case FileStatusDeleted:
+		return true
+	case FileStatusModified:
+		return true
+	case FileStatusRenamed:
+		return true
+	case FileStatusTypeChanged:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FileAction.
 const (
 	FileActionPatch FileAction = "patch"
@@ -912,6 +942,21 @@ type CreateSessionResponse struct {
 	NativeSessionId *string     `json:"nativeSessionId,omitempty"`
 }
 
+// DiffResponse defines model for DiffResponse.
+type DiffResponse struct {
+	Base *string `json:"base,omitempty"`
+
+	// Directory The session's working directory
+	Directory  string  `json:"directory"`
+	Files      *[]File `json:"files"`
+	Patch      *string `json:"patch,omitempty"`
+	Repository bool    `json:"repository"`
+	Root       *string `json:"root,omitempty"`
+
+	// Truncated The file list or the patch was cut at its bound
+	Truncated bool `json:"truncated"`
+}
+
 // ErrorData defines model for ErrorData.
 type ErrorData struct {
 	Code    *string     `json:"code"`
@@ -942,6 +987,23 @@ type EventsResponse struct {
 	Events  []UniversalEvent `json:"events"`
 	HasMore bool             `json:"hasMore"`
 }
+
+// File defines model for File.
+type File struct {
+	Additions *int64 `json:"additions,omitempty"`
+	Binary    bool   `json:"binary"`
+	Deletions *int64 `json:"deletions,omitempty"`
+
+	// OldPath The path before a rename or copy
+	OldPath *string `json:"oldPath,omitempty"`
+	Path    string  `json:"path"`
+
+	// Status How the path changed; new untracked files are added
+	Status FileStatus `json:"status"`
+}
+
+// FileStatus How the path changed; new untracked files are added
+type FileStatus string
 
 // FileAction defines model for FileAction.
 type FileAction string
@@ -1672,6 +1734,12 @@ type FollowProcessOutputParams struct {
 type WriteProcessStdinParams struct {
 	// Close Close stdin after writing
 	Close *bool `form:"close,omitempty" json:"close,omitempty"`
+}
+
+// GetSessionDiffParams defines parameters for GetSessionDiff.
+type GetSessionDiffParams struct {
+	// Patch Include the unified diff (cut at 4 MiB, then truncated is true)
+	Patch *bool `form:"patch,omitempty" json:"patch,omitempty"`
 }
 
 // GetEventsParams defines parameters for GetEvents.
@@ -2733,6 +2801,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/sessions/{session_id} (the `CreateSession` operationId).
 	CreateSession(ctx context.Context, sessionId string, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSessionDiff Session Diff
+	//
+	// Additive: what changed in the git work tree holding the session's directory since its last commit — tracked changes, renames and new untracked files (ignored files excluded) — as a file list with line counts and a unified diff. The repository is only read: its index and objects are left untouched. `repository` is false when the directory is not in a git work tree.
+	//
+	// Corresponds with GET /v1/sessions/{session_id}/diff (the `GetSessionDiff` operationId).
+	GetSessionDiff(ctx context.Context, sessionId string, params *GetSessionDiffParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetEvents Get Events
 	//
 	// Returns session events with optional offset-based pagination.
@@ -3479,6 +3554,23 @@ func (c *Client) CreateSessionWithBody(ctx context.Context, sessionId string, co
 // Corresponds with POST /v1/sessions/{session_id} (the `CreateSession` operationId).
 func (c *Client) CreateSession(ctx context.Context, sessionId string, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateSessionRequest(c.Server, sessionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionDiff Session Diff
+//
+// Additive: what changed in the git work tree holding the session's directory since its last commit — tracked changes, renames and new untracked files (ignored files excluded) — as a file list with line counts and a unified diff. The repository is only read: its index and objects are left untouched. `repository` is false when the directory is not in a git work tree.
+//
+// Corresponds with GET /v1/sessions/{session_id}/diff (the `GetSessionDiff` operationId).
+func (c *Client) GetSessionDiff(ctx context.Context, sessionId string, params *GetSessionDiffParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionDiffRequest(c.Server, sessionId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5393,6 +5485,67 @@ func NewCreateSessionRequestWithBody(server string, sessionId string, contentTyp
 	return req, nil
 }
 
+// NewGetSessionDiffRequest constructs an http.Request for the GetSessionDiff method
+func NewGetSessionDiffRequest(server string, sessionId string, params *GetSessionDiffParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_id", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sessions/%s/diff", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Patch != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "patch", *params.Patch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetEventsRequest constructs an http.Request for the GetEvents method
 func NewGetEventsRequest(server string, sessionId string, params *GetEventsParams) (*http.Request, error) {
 	var err error
@@ -6626,6 +6779,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/sessions/{session_id} (the `CreateSession` operationId).
 	CreateSessionWithResponse(ctx context.Context, sessionId string, body CreateSessionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateSessionResult, error)
+
+	// GetSessionDiffWithResponse Session Diff
+	//
+	// Additive: what changed in the git work tree holding the session's directory since its last commit — tracked changes, renames and new untracked files (ignored files excluded) — as a file list with line counts and a unified diff. The repository is only read: its index and objects are left untouched. `repository` is false when the directory is not in a git work tree.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sessions/{session_id}/diff (the `GetSessionDiff` operationId).
+	GetSessionDiffWithResponse(ctx context.Context, sessionId string, params *GetSessionDiffParams, reqEditors ...RequestEditorFn) (*GetSessionDiffResult, error)
 
 	// GetEventsWithResponse Get Events
 	//
@@ -8815,6 +8977,82 @@ func (r CreateSessionResult) ContentType() string {
 	return ""
 }
 
+type GetSessionDiffResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DiffResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ProblemDetails
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ProblemDetails
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ProblemDetails
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ProblemDetails
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ProblemDetails
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionDiffResult) GetJSON200() *DiffResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSessionDiffResult) GetApplicationproblemJSON400() *ProblemDetails {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionDiffResult) GetApplicationproblemJSON404() *ProblemDetails {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetSessionDiffResult) GetApplicationproblemJSON422() *ProblemDetails {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionDiffResult) GetApplicationproblemJSON500() *ProblemDetails {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetSessionDiffResult) GetApplicationproblemJSON503() *ProblemDetails {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionDiffResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionDiffResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionDiffResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionDiffResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetEventsResult struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10459,6 +10697,21 @@ func (c *ClientWithResponses) CreateSessionWithResponse(ctx context.Context, ses
 		return nil, err
 	}
 	return ParseCreateSessionResult(rsp)
+}
+
+// GetSessionDiffWithResponse Session Diff
+//
+// Additive: what changed in the git work tree holding the session's directory since its last commit — tracked changes, renames and new untracked files (ignored files excluded) — as a file list with line counts and a unified diff. The repository is only read: its index and objects are left untouched. `repository` is false when the directory is not in a git work tree.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sessions/{session_id}/diff (the `GetSessionDiff` operationId).
+func (c *ClientWithResponses) GetSessionDiffWithResponse(ctx context.Context, sessionId string, params *GetSessionDiffParams, reqEditors ...RequestEditorFn) (*GetSessionDiffResult, error) {
+	rsp, err := c.GetSessionDiff(ctx, sessionId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionDiffResult(rsp)
 }
 
 // GetEventsWithResponse Get Events
@@ -12378,6 +12631,67 @@ func ParseCreateSessionResult(rsp *http.Response) (*CreateSessionResult, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON502 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionDiffResult parses an HTTP response from a GetSessionDiffWithResponse call
+func ParseGetSessionDiffResult(rsp *http.Response) (*GetSessionDiffResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionDiffResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DiffResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 

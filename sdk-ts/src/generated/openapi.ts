@@ -496,6 +496,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{session_id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Diff
+         * @description Additive: what changed in the git work tree holding the session's directory since its last commit — tracked changes, renames and new untracked files (ignored files excluded) — as a file list with line counts and a unified diff. The repository is only read: its index and objects are left untouched. `repository` is false when the directory is not in a git work tree.
+         */
+        get: operations["get_session_diff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{session_id}/events": {
         parameters: {
             query?: never;
@@ -940,6 +960,17 @@ export interface components {
             healthy: boolean;
             nativeSessionId?: string;
         };
+        DiffResponse: {
+            base?: string;
+            /** @description The session's working directory */
+            directory: string;
+            files: components["schemas"]["File"][] | null;
+            patch?: string;
+            repository: boolean;
+            root?: string;
+            /** @description The file list or the patch was cut at its bound */
+            truncated: boolean;
+        };
         ErrorData: {
             code: string | null;
             details: unknown;
@@ -967,6 +998,21 @@ export interface components {
         EventsResponse: {
             events: components["schemas"]["UniversalEvent"][];
             hasMore: boolean;
+        };
+        File: {
+            /** Format: int64 */
+            additions?: number;
+            binary: boolean;
+            /** Format: int64 */
+            deletions?: number;
+            /** @description The path before a rename or copy */
+            oldPath?: string;
+            path: string;
+            /**
+             * @description How the path changed; new untracked files are added
+             * @enum {string}
+             */
+            status: "added" | "modified" | "deleted" | "renamed" | "copied" | "typeChanged";
         };
         /** @enum {string} */
         FileAction: "read" | "write" | "patch";
@@ -3391,6 +3437,77 @@ export interface operations {
             };
             /** @description Bad Gateway */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_session_diff: {
+        parameters: {
+            query?: {
+                /** @description Include the unified diff (cut at 4 MiB, then truncated is true) */
+                patch?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
