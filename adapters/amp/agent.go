@@ -26,6 +26,10 @@
 // a process that then exited 0 without printing anything is written again
 // to its successor, once. Any other exit ends the session with an error.
 //
+// Amp documents no interrupt on stdin: Interrupt stops the process group,
+// ends the turn as interrupted and continues the thread with the next
+// message.
+//
 // Amp has no stdio permission channel: bypass maps to
 // --dangerously-allow-all, anything else leaves Amp's own rules
 // (amp.permissions) in force. Unauthenticated, Amp waits for a pasted login
@@ -349,6 +353,7 @@ type session struct {
 	retried  bool     // the running turn's prompt was already written again
 	queue    []string // prompts waiting for the running turn
 	stopping bool     // Stop was called: the exit that follows is expected
+	stopped  *run     // the process Interrupt stopped: its exit ends the turn
 	exitErr  error    // why the session ended, once it has
 	emitDead bool     // the engine refused an event: the session has ended
 	stopOnce sync.Once
@@ -361,7 +366,10 @@ type run struct {
 	heard bool          // it printed a line since the running turn's prompt
 }
 
-var _ adapters.Session = (*session)(nil)
+var (
+	_ adapters.Session     = (*session)(nil)
+	_ adapters.Interrupter = (*session)(nil)
+)
 
 func (s *session) NativeSessionID() string {
 	s.mu.Lock()
@@ -509,6 +517,33 @@ func (s *session) RejectQuestion(context.Context, adapters.QuestionRequest) erro
 	return apierr.New(apierr.InvalidRequest, "amp has no pending questions")
 }
 
+// Interrupt stops the running turn. Amp documents no interrupt on its
+// stdin, so its process group is stopped; the turn then ends with a
+// turn.ended whose metadata status is "interrupted", and the next prompt
+// (a queued one right away) continues the thread in a new process. Without
+// a running turn it does nothing.
+func (s *session) Interrupt(ctx context.Context) error {
+	s.mu.Lock()
+	if err := s.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	r := s.run
+	if !s.busy || r == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = r
+	s.mu.Unlock()
+	r.proc.Stop(ctx)
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Stop closes Amp's stdin and stops its process group (SIGTERM, SIGKILL
 // after the grace period), then waits until its output is read to the end.
 func (s *session) Stop(ctx context.Context) error {
@@ -619,16 +654,28 @@ func unblockReader(r *run) {
 }
 
 // exited handles the end of a process: nothing when Stop asked for it or no
-// turn ran (the next message continues the thread), the prompt written
-// again when the process left without a word about it, else an error and
-// the end of the session, with its stderr.
+// turn ran (the next message continues the thread), the end of the turn
+// when Interrupt asked for it, the prompt written again when the process
+// left without a word about it, else an error and the end of the session,
+// with its stderr.
 func (s *session) exited(r *run, exit agentproc.Exit) {
 	s.mu.Lock()
 	if s.run == r {
 		s.run = nil
 	}
-	if s.stopping || s.emitDead || (exit.Success() && !s.busy) {
+	interrupted := s.stopped == r
+	if interrupted {
+		s.stopped = nil
+	}
+	if s.stopping || s.emitDead || ((exit.Success() || interrupted) && !s.busy) {
 		s.mu.Unlock()
+		return
+	}
+	if interrupted {
+		events := s.tr.Interrupted()
+		s.mu.Unlock()
+		s.deliver(events)
+		s.nextTurn()
 		return
 	}
 	if exit.Success() && !r.heard && !s.retried && s.tr.NativeSessionID() != "" {

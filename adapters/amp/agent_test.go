@@ -312,6 +312,51 @@ func TestContinueThread(t *testing.T) {
 	}
 }
 
+// TestInterrupt: interrupting a turn stops amp and its tools; the turn
+// ends marked interrupted with what it had said, the session stays open,
+// and the prompt queued behind it runs in a continued thread.
+func TestInterrupt(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc to see processes")
+	}
+	const thread = "T-1f8a5c3d-4e7b-4a29-b6d0-8c3e9f2a5d61"
+	f := newFake(t, "synthesized_multi_turn.jsonl", "FAKE_AMP_HANG=1", "FAKE_AMP_CHILD=1")
+	s, c := start(t, f.agent(t), adapters.StartRequest{SessionID: "s"})
+	if err := s.Interrupt(t.Context()); err != nil {
+		t.Fatalf("interrupt without a turn: %v", err)
+	}
+	send(t, s, "first")
+	c.waitFor(t, "the first answer", 1, func(ev adapters.Event) bool {
+		d, ok := ev.Data.(schema.ItemEventData)
+		return ok && !ev.Synthetic && *d.Item.Role == schema.RoleAssistant
+	})
+	send(t, s, "second") // queued behind the hanging turn
+	child := childPid(t, f)
+	if err := s.Interrupt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if alive(child) {
+		t.Error("amp's child outlived the interrupt")
+	}
+	evs := c.waitTurns(t, 2)
+	first := slices.IndexFunc(evs, isType(schema.EventTurnEnded))
+	if d := evs[first].Data.(schema.TurnEventData); !evs[first].Synthetic || !strings.Contains(string(d.Metadata), `"status":"interrupted"`) {
+		t.Errorf("first turn.ended %+v %s", evs[first], d.Metadata)
+	}
+	if got := assistantText(evs[:first]); !slices.Equal(got, []string{"First answer."}) {
+		t.Errorf("interrupted turn said %q", got)
+	}
+	if got := assistantText(evs[first:]); !slices.Equal(got, []string{"Second answer, in the same thread."}) {
+		t.Errorf("second turn said %q", got)
+	}
+	if n := count(evs, isType(schema.EventError)) + count(evs, isType(schema.EventSessionEnded)); n != 0 {
+		t.Errorf("%d errors or ends", n)
+	}
+	if argv := f.entries(t, "argv"); len(argv) != 2 || !strings.HasPrefix(argv[1], "threads continue "+thread+" ") {
+		t.Errorf("argv %q", argv)
+	}
+}
+
 // TestResume: a resumed session continues its thread from the first message.
 func TestResume(t *testing.T) {
 	const thread = "T-1f8a5c3d-4e7b-4a29-b6d0-8c3e9f2a5d61"

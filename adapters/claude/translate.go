@@ -1221,10 +1221,30 @@ func (t *Translator) result(l *nativeLine) []adapters.Event {
 		metaJSON = nil
 	}
 	evs = append(evs, t.event(schema.EventTurnEnded, schema.TurnEventData{Phase: schema.PhaseEnded, Metadata: metaJSON}))
+	t.endTurn()
+	t.fx.turnEnded = true
+	return evs
+}
+
+func (t *Translator) endTurn() {
 	t.turn = turnState{}
 	clear(t.closed)
 	clear(t.tools)
-	t.fx.turnEnded = true
+}
+
+// Interrupted ends the running turn of an agent whose process was stopped
+// in the middle of it: messages complete with what they streamed, calls
+// that never finished streaming fail, and turn.ended says interrupted. The
+// events are the daemon's own (synthetic, without raw).
+func (t *Translator) Interrupted() []adapters.Event {
+	t.raw = nil
+	evs := t.closeAll()
+	meta, _ := json.Marshal(turnMetadata{Status: "interrupted"})
+	evs = append(evs, t.event(schema.EventTurnEnded, schema.TurnEventData{Phase: schema.PhaseEnded, Metadata: meta}))
+	t.endTurn()
+	for i := range evs {
+		evs[i].Synthetic = true
+	}
 	return evs
 }
 

@@ -9,6 +9,8 @@
 #                        line, complain on stderr and end: exit <how>, or
 #                        kill itself when <how> is "kill"
 #   FAKE_AMP_CHILD=1     start a long-lived child (a tool) first
+#   FAKE_AMP_HANG=1      leave the first turn unfinished: print it without
+#                        its result line, and wait
 echo "argv: $*" >>"$FAKE_AMP_LOG"
 echo "cwd: $(pwd)" >>"$FAKE_AMP_LOG"
 echo "key: ${AMP_API_KEY:-none}" >>"$FAKE_AMP_LOG"
@@ -27,6 +29,10 @@ while IFS= read -r line; do
 			kill -KILL $$
 		fi
 		exit "$FAKE_AMP_CRASH"
+	fi
+	if [ -n "$FAKE_AMP_HANG" ] && [ "$turn" = 1 ]; then
+		awk 'c == 0 && !/"type":"result"/ { print } /"type":"result"/ { c++ }' "$FAKE_AMP_RECORDING"
+		continue
 	fi
 	awk -v n="$turn" 'c == n - 1 { print } /"type":"result"/ { c++ }' "$FAKE_AMP_RECORDING"
 	if [ -n "$FAKE_AMP_ONE_TURN" ]; then
