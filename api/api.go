@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/agentd-dev/agentd/internal/eventlog"
+	"github.com/agentd-dev/agentd/internal/inspector"
 	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
 	"github.com/agentd-dev/agentd/internal/terminal"
@@ -76,6 +77,9 @@ func New(d Deps) (http.Handler, huma.API) {
 	s.registerProcesses(a)
 	s.registerTerminals(a)
 	router.Get("/docs", docsPage(a))
+	ui := inspector.Handler()
+	router.Handle(inspector.Prefix, ui)
+	router.Handle(inspector.Prefix+"/*", ui)
 	return router, a
 }
 
@@ -103,7 +107,7 @@ func config() huma.Config {
 
 func banner(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("agentd " + Version + "\n\n/v1/health\n/openapi.json\n/docs\n"))
+	_, _ = w.Write([]byte("agentd " + Version + "\n\n/v1/health\n/openapi.json\n/docs\n/ui\n"))
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
