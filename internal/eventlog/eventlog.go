@@ -87,6 +87,8 @@ type Log struct {
 	cached int
 	clock  atomic.Uint64
 	close  bool
+	// global wakes readers of every session (ReadAfter) at each commit.
+	global globalNotify
 }
 
 // Open opens (creating if needed) the log in dir.
@@ -257,5 +259,6 @@ func (l *Log) Close() error {
 		s.mu.Unlock()
 	}
 	l.mu.RUnlock()
+	l.global.wake()
 	return errors.Join(l.stmts.close(), l.wdb.Close(), l.rdb.Close())
 }

@@ -135,14 +135,19 @@ func (l *Log) commit(batch []*write) {
 }
 
 func (l *Log) finish(batch []*write, err error) {
+	published := false
 	for _, w := range batch {
 		if err == nil && w.onCommit != nil {
 			w.onCommit()
 		}
 		if err == nil && len(w.recs) > 0 {
 			l.publish(w.sessionID, w.recs)
+			published = true
 		}
 		w.done <- err
+	}
+	if published {
+		l.global.wake()
 	}
 }
 
