@@ -64,6 +64,9 @@ type Agent struct {
 	grace     time.Duration
 	maxLine   int
 	handshake time.Duration
+	// approval and sandbox are given for the permission modes the spec
+	// leaves to Codex's configuration (default, acceptEdits).
+	approval, sandbox string
 
 	versionMu sync.Mutex
 	versions  map[string]string // by binary path; "" when --version failed
@@ -152,6 +155,17 @@ func tomlString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// WithDefaultPolicy sets the approval policy ("untrusted", "on-request",
+// "never") and sandbox ("read-only", "workspace-write",
+// "danger-full-access") of threads in the default and acceptEdits
+// permission modes, which otherwise take them from Codex's configuration.
+// (Codex's config file no longer accepts approval_policy "untrusted", the
+// policy that asks before every command that is not known to be safe; the
+// protocol still does.)
+func WithDefaultPolicy(approval, sandbox string) Option {
+	return func(a *Agent) { a.approval, a.sandbox = approval, sandbox }
 }
 
 // WithGrace sets how long Stop waits after SIGTERM before SIGKILL.
@@ -387,15 +401,16 @@ func (a *Agent) args() []string {
 }
 
 // policy is the approval policy and sandbox a permission mode asks for
-// (v1 spec §12.2); empty values leave Codex's configuration in charge.
-func policy(req adapters.StartRequest) (approval, sandbox string) {
+// (v1 spec §12.2); for the other modes, those of WithDefaultPolicy. Empty
+// values leave Codex's configuration in charge.
+func (a *Agent) policy(req adapters.StartRequest) (approval, sandbox string) {
 	switch req.PermissionMode {
 	case "plan":
 		return "untrusted", "read-only"
 	case "bypass":
 		return "never", "danger-full-access"
 	}
-	return "", ""
+	return a.approval, a.sandbox
 }
 
 type clientInfo struct {
@@ -471,7 +486,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	go s.read()
 	go s.deliver()
 	go s.unblockReader()
-	if err := s.handshake(ctx, a.handshake, resume); err != nil {
+	if err := s.handshake(ctx, a, resume); err != nil {
 		s.cancel() // the engine takes no events from a session that failed to start
 		_ = s.Stop(context.WithoutCancel(ctx))
 		return nil, err
@@ -480,8 +495,8 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 }
 
 // handshake initialises the app-server and starts or resumes the thread.
-func (s *session) handshake(ctx context.Context, timeout time.Duration, resume string) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func (s *session) handshake(ctx context.Context, a *Agent, resume string) error {
+	ctx, cancel := context.WithTimeout(ctx, a.handshake)
 	defer cancel()
 	var init initializeParams
 	init.ClientInfo = clientInfo{Name: "agentd", Title: "agentd", Version: "1"}
@@ -492,7 +507,7 @@ func (s *session) handshake(ctx context.Context, timeout time.Duration, resume s
 	if err := s.notify("initialized"); err != nil {
 		return s.startError("initialized", err)
 	}
-	approval, sandbox := policy(s.req)
+	approval, sandbox := a.policy(s.req)
 	p := threadParams{ThreadID: resume, Cwd: s.dir, ApprovalPolicy: approval, Sandbox: sandbox}
 	if m := s.req.Model; m != "" && m != "default" {
 		p.Model = m

@@ -1,0 +1,913 @@
+package codex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/eventlog"
+	"github.com/agentd-dev/agentd/internal/fakemodel"
+	engine "github.com/agentd-dev/agentd/internal/session"
+	"github.com/agentd-dev/agentd/schema"
+)
+
+// These tests drive the real codex binary against the scripted model
+// (internal/fakemodel), through the real engine. They are skipped under
+// -short and when the binary is missing; install it with
+//
+//	npm install --prefix ~/.cache/agentd/npm @openai/codex@0.169.0-linux-x64
+//
+// or point AGENTD_CODEX_BIN at it. Waits are on the event log (Changed),
+// bounded by a deadline; nothing sleeps.
+
+const waitLong = 90 * time.Second
+
+func codexBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real codex test: skipped under -short")
+	}
+	bin, err := DefaultResolver(context.Background())
+	if err != nil {
+		t.Skipf("real codex test: binary not found (%v); set AGENTD_CODEX_BIN or npm install it under ~/.cache/agentd/npm", err)
+	}
+	return bin
+}
+
+// recorder is the agent the engine sees: the Codex agent, keeping the
+// sessions it starts so a test can reach their process.
+type recorder struct {
+	*Agent
+	mu       sync.Mutex
+	sessions []*session
+}
+
+func (r *recorder) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
+	s, err := r.Agent.Start(ctx, req, emit)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sessions = append(r.sessions, s.(*session))
+	return s, nil
+}
+
+func (r *recorder) last() *session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[len(r.sessions)-1]
+}
+
+type harness struct {
+	t     *testing.T
+	ctx   context.Context
+	fake  *fakemodel.Server
+	home  string
+	work  string
+	log   *eventlog.Log
+	m     *engine.Manager
+	agent *recorder
+}
+
+// testOptions point Codex at the fake model with the capture's settings:
+// no retries, and (for the default permission mode, which leaves both to
+// the configuration) approval asked for every command, no sandbox.
+func testOptions(base, home string) []Option {
+	return []Option{
+		WithHome(home),
+		WithProvider(Provider{ID: "fake", Name: "Fake", BaseURL: base + "/v1", EnvKey: "FAKE_API_KEY"}),
+		WithConfig(`model="gpt-5.5"`, "model_providers.fake.request_max_retries=0", "model_providers.fake.stream_max_retries=0"),
+		WithDefaultPolicy("untrusted", "danger-full-access"),
+		WithEnv("FAKE_API_KEY=x", "OPENAI_API_KEY=", "CODEX_API_KEY="),
+		WithGrace(3 * time.Second),
+	}
+}
+
+func newHarness(t *testing.T, opts ...fakemodel.Opt) *harness {
+	t.Helper()
+	bin := codexBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	h := &harness{t: t, ctx: ctx, home: t.TempDir(), work: t.TempDir()}
+	h.fake = fakemodel.New(opts...)
+	base, err := h.fake.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.fake.Close)
+	h.agent = &recorder{Agent: New(append(testOptions(base, h.home),
+		WithResolver(func(context.Context) (string, error) { return bin, nil }))...)}
+	log, err := eventlog.Open(ctx, t.TempDir(), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.New(ctx, log, []adapters.Agent{h.agent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.log, h.m = log, m
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+		log.Close()
+	})
+	return h
+}
+
+func (h *harness) create(id string, req engine.CreateRequest) *engine.Session {
+	h.t.Helper()
+	req.Agent = "codex"
+	if req.Directory == "" {
+		req.Directory = h.work
+	}
+	if _, err := h.m.Create(h.ctx, id, req); err != nil {
+		h.t.Fatal(err)
+	}
+	s, err := h.m.Get(id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+func (h *harness) send(s *engine.Session, text string) {
+	h.t.Helper()
+	if err := s.Send(h.ctx, adapters.Message{Text: text}); err != nil {
+		h.t.Fatalf("send %q: %v", text, err)
+	}
+}
+
+func (h *harness) events(id string) []event {
+	h.t.Helper()
+	recs, err := h.log.Read(h.ctx, id, 0, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := make([]event, len(recs))
+	for i, r := range recs {
+		out[i] = decode(h.t, r)
+	}
+	return out
+}
+
+// waitFor returns the first event after sequence from that matches, waiting
+// for it to be recorded.
+func (h *harness) waitFor(id string, from uint64, what string, match func(event) bool) event {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, waitLong)
+	defer cancel()
+	for {
+		changed := h.log.Changed(id)
+		recs, err := h.log.Read(ctx, id, from, 0)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, r := range recs {
+			if e := decode(h.t, r); match(e) {
+				return e
+			}
+			from = r.Seq
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			h.t.Fatalf("no %s after %v; events:\n%s", what, waitLong, h.dump(id))
+		}
+	}
+}
+
+func (h *harness) dump(id string) string {
+	var b strings.Builder
+	recs, _ := h.log.Read(context.Background(), id, 0, 0)
+	for _, r := range recs {
+		b.Write(r.Body)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func isType(typ schema.EventType) func(event) bool {
+	return func(e event) bool { return e.Type == typ }
+}
+
+func (h *harness) turnEnded(id string, from uint64) event {
+	h.t.Helper()
+	return h.waitFor(id, from, "turn.ended", isType(schema.EventTurnEnded))
+}
+
+func turnStatus(e event) string {
+	var m turnMetadata
+	_ = json.Unmarshal(e.turn.Metadata, &m)
+	return m.Status
+}
+
+// between returns the events with from < sequence <= to.
+func between(evs []event, from, to uint64) []event {
+	var out []event
+	for _, e := range evs {
+		if e.Sequence > from && e.Sequence <= to {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func completedItems(evs []event, kind schema.ItemKind) []schema.UniversalItem {
+	var out []schema.UniversalItem
+	for _, e := range evs {
+		if e.Type == schema.EventItemCompleted && e.item.Kind == kind {
+			out = append(out, e.item)
+		}
+	}
+	return out
+}
+
+func assistantText(evs []event) []string {
+	var out []string
+	for _, it := range completedItems(evs, schema.KindMessage) {
+		if it.Role != nil && *it.Role == schema.RoleAssistant {
+			for _, p := range it.Content {
+				if p.Type == schema.PartText {
+					out = append(out, p.Text)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func userText(evs []event) []string {
+	var out []string
+	for _, it := range completedItems(evs, schema.KindMessage) {
+		if it.Role != nil && *it.Role == schema.RoleUser && len(it.Content) > 0 {
+			out = append(out, it.Content[0].Text)
+		}
+	}
+	return out
+}
+
+// groupProcesses counts the live processes of a process group.
+func groupProcesses(t *testing.T, pgid int) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc to count processes")
+	}
+	n := 0
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 2 && fields[2] == strconv.Itoa(pgid) && fields[0] != "Z" && fields[0] != "X" {
+			n++
+		}
+	}
+	return n
+}
+
+// writeGolden records a real run's stream as the golden of a live
+// scenario: event types, kinds, roles, statuses and texts, without the
+// ids, times and paths that change between runs, and without the engine's
+// record of a reply, which races with what Codex does next (the tests
+// check it).
+func writeGolden(t *testing.T, name string, evs []event) {
+	t.Helper()
+	var b strings.Builder
+	for _, e := range evs {
+		if e.Synthetic && (e.Type == schema.EventPermissionResolved || e.Type == schema.EventQuestionResolved) {
+			continue
+		}
+		b.WriteString(summary(e))
+		b.WriteByte('\n')
+	}
+	got := b.String()
+	path := filepath.Join("testdata", "live", name+".golden.txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update)", err)
+	}
+	if string(want) != got {
+		t.Errorf("stream differs from %s (rerun with -update and review the diff):\n%s", path, firstDiff(string(want), got))
+	}
+}
+
+// summary is one event as the live goldens show it.
+func summary(e event) string {
+	src := "a"
+	if e.Synthetic {
+		src = "d"
+	}
+	s := string(e.Type) + " " + src
+	switch e.Type {
+	case schema.EventItemStarted, schema.EventItemCompleted:
+		role := ""
+		if e.item.Role != nil {
+			role = string(*e.item.Role)
+		}
+		s += " " + string(e.item.Kind) + "/" + role + " " + string(e.item.Status)
+		for _, p := range e.item.Content {
+			s += " [" + string(p.Type) + " " + partText(p) + "]"
+		}
+	case schema.EventItemDelta:
+		s += " " + strconv.Quote(scrub(e.delta.Delta))
+	case schema.EventTurnEnded:
+		s += " " + turnStatus(e)
+	case schema.EventError:
+		code := ""
+		if e.err.Code != nil {
+			code = *e.err.Code
+		}
+		s += " " + code
+	case schema.EventPermissionRequested, schema.EventPermissionResolved:
+		s += " " + e.perm.Action + " " + string(e.perm.Status)
+	case schema.EventQuestionRequested, schema.EventQuestionResolved:
+		s += " " + strconv.Quote(e.quest.Prompt) + " " + string(e.quest.Status)
+	case schema.EventSessionEnded:
+		s += " " + string(e.end.Reason) + " " + string(e.end.TerminatedBy)
+	}
+	return s
+}
+
+func partText(p schema.ContentPart) string {
+	switch p.Type {
+	case schema.PartText, schema.PartReasoning:
+		return strconv.Quote(scrub(p.Text))
+	case schema.PartToolCall:
+		return p.Name
+	case schema.PartToolResult:
+		return strconv.Quote(scrub(p.Output))
+	case schema.PartFileRef:
+		return filepath.Base(p.Path) + " " + string(p.Action)
+	case schema.PartStatus:
+		return p.Label
+	}
+	return ""
+}
+
+// volatile matches what changes between runs in texts that quote tool
+// output: chunk ids, wall times, temporary paths.
+var volatile = regexp.MustCompile(`Chunk ID: [0-9a-f]+|Wall time: [0-9.]+|/tmp/[^\s'"\\]*`)
+
+// scrub replaces what changes between runs.
+func scrub(s string) string {
+	return volatile.ReplaceAllStringFunc(s, func(m string) string {
+		if k, _, ok := strings.Cut(m, ": "); ok {
+			return k + ": …"
+		}
+		return "/tmp/…"
+	})
+}
+func TestRealCodex(t *testing.T) {
+	codexBinary(t)
+
+	t.Run("text", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("text", engine.CreateRequest{})
+		if n := s.Info().NativeSessionID; n == nil || *n == "" {
+			t.Error("no native session id at creation")
+		}
+		h.send(s, "SCN:text Say hello.")
+		end := h.turnEnded("text", 0)
+		if turnStatus(end) != "completed" {
+			t.Errorf("turn.ended: %s", end.Data)
+		}
+		evs := h.events("text")
+		checkItemOrder(t, evs)
+		if txt := assistantText(evs); len(txt) != 1 || txt[0] != "Hello from the fake model. This is reply number 1." {
+			t.Errorf("assistant text %q", txt)
+		}
+		if u := userText(evs); len(u) != 1 || u[0] != "SCN:text Say hello." {
+			t.Errorf("user items %q", u)
+		}
+		writeGolden(t, "text", evs)
+	})
+
+	t.Run("thinking", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("think", engine.CreateRequest{})
+		h.send(s, "SCN:thinking Think, then answer.")
+		h.turnEnded("think", 0)
+		evs := h.events("think")
+		checkItemOrder(t, evs)
+		var parts []string
+		var reasoningID string
+		for _, it := range completedItems(evs, schema.KindMessage) {
+			for _, p := range it.Content {
+				if p.Type == schema.PartReasoning {
+					parts = append(parts, string(p.Visibility)+":"+p.Text)
+					reasoningID = it.ItemID
+				}
+			}
+		}
+		if strings.Join(parts, "|") != "public:Let me think about this. The user wants a short answer.|private:Raw chain of thought: 6 times 7." {
+			t.Errorf("reasoning %q", parts)
+		}
+		var streamed string
+		for _, e := range evs {
+			if e.Type == schema.EventItemDelta && e.delta.ItemID == reasoningID {
+				streamed += e.delta.Delta
+			}
+		}
+		if streamed != "Let me think about this. The user wants a short answer.Raw chain of thought: 6 times 7." {
+			t.Errorf("reasoning deltas %q", streamed)
+		}
+		if txt := assistantText(evs); len(txt) != 1 || txt[0] != "After thinking: the answer is 42." {
+			t.Errorf("assistant text %q", txt)
+		}
+		writeGolden(t, "thinking", evs)
+	})
+
+	// bash runs the tool_bash scenario and answers its permission request.
+	bash := func(t *testing.T, reply adapters.PermissionReply) (*harness, []event) {
+		h := newHarness(t)
+		s := h.create("bash", engine.CreateRequest{})
+		h.send(s, "SCN:tool_bash Run a command.")
+		req := h.waitFor("bash", 0, "permission.requested", isType(schema.EventPermissionRequested))
+		if req.perm.Action != "commandExecution" || !bytes.Contains(req.perm.Metadata, []byte("echo hi-from-tool | tee tool_out.txt")) {
+			t.Errorf("permission %+v %s", req.perm, req.perm.Metadata)
+		}
+		if err := s.ReplyPermission(h.ctx, req.perm.PermissionID, reply); err != nil {
+			t.Fatal(err)
+		}
+		// A second answer to the same request is refused.
+		if err := h.agent.last().ReplyPermission(h.ctx, adapters.PermissionRequest{ID: req.perm.PermissionID}, reply); err == nil {
+			t.Error("a second answer to one request was accepted")
+		}
+		end := h.turnEnded("bash", req.Sequence)
+		if turnStatus(end) != "completed" {
+			t.Errorf("turn.ended %s", end.Data)
+		}
+		want := map[adapters.PermissionReply]schema.PermissionStatus{adapters.ReplyOnce: schema.PermissionAccept,
+			adapters.ReplyAlways: schema.PermissionAcceptForSession, adapters.ReplyReject: schema.PermissionReject}[reply]
+		if res := h.waitFor("bash", req.Sequence, "permission.resolved", isType(schema.EventPermissionResolved)); res.perm.Status != want {
+			t.Errorf("resolved %+v", res.perm)
+		}
+		evs := h.events("bash")
+		checkItemOrder(t, evs)
+		return h, evs
+	}
+
+	t.Run("tool_bash_once", func(t *testing.T) {
+		t.Parallel()
+		h, evs := bash(t, adapters.ReplyOnce)
+		results := completedItems(evs, schema.KindToolResult)
+		if len(results) != 1 || results[0].Status != schema.StatusCompleted || results[0].Content[0].Output != "hi-from-tool\n" {
+			t.Errorf("tool results %+v", results)
+		}
+		calls := completedItems(evs, schema.KindToolCall)
+		if len(calls) != 1 || results[0].ParentID == nil || *results[0].ParentID != calls[0].ItemID {
+			t.Errorf("tool result not linked to its call: %+v %+v", calls, results)
+		}
+		if trs := h.fake.ToolResults(); len(trs) != 1 || !strings.Contains(trs[0].Content, "hi-from-tool") {
+			t.Errorf("tool results that reached the model: %+v", trs)
+		}
+		if out, err := os.ReadFile(filepath.Join(h.work, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
+			t.Errorf("tool_out.txt in the session directory: %q %v", out, err)
+		}
+		writeGolden(t, "tool_bash_once", evs)
+	})
+
+	t.Run("tool_bash_reject", func(t *testing.T) {
+		t.Parallel()
+		h, evs := bash(t, adapters.ReplyReject)
+		results := completedItems(evs, schema.KindToolResult)
+		if len(results) != 1 || results[0].Status != schema.StatusFailed {
+			t.Errorf("tool results %+v", results)
+		}
+		if trs := h.fake.ToolResults(); len(trs) != 1 || strings.Contains(trs[0].Content, "hi-from-tool\n") {
+			t.Errorf("tool results that reached the model: %+v", trs)
+		}
+		if _, err := os.Stat(filepath.Join(h.work, "tool_out.txt")); err == nil {
+			t.Error("the declined command ran")
+		}
+		writeGolden(t, "tool_bash_reject", evs)
+	})
+
+	t.Run("tool_bash_always", func(t *testing.T) {
+		t.Parallel()
+		h, evs := bash(t, adapters.ReplyAlways)
+		last := evs[len(evs)-1].Sequence
+		s, _ := h.m.Get("bash")
+		h.send(s, "SCN:tool_bash Once more.")
+		h.turnEnded("bash", last)
+		after := between(h.events("bash"), last, 1<<62)
+		for _, e := range after {
+			if e.Type == schema.EventPermissionRequested && !e.Synthetic {
+				// Codex asks again for the same command only if it did not
+				// take acceptForSession; the engine would answer it anyway.
+				if res := h.waitFor("bash", e.Sequence, "permission.resolved", isType(schema.EventPermissionResolved)); res.perm.Status != schema.PermissionAcceptForSession {
+					t.Errorf("second request resolved %+v", res.perm)
+				}
+			}
+		}
+		if trs := h.fake.ToolResults(); len(trs) != 2 || !strings.Contains(trs[1].Content, "hi-from-tool") {
+			t.Errorf("tool results that reached the model: %+v", trs)
+		}
+		writeGolden(t, "tool_bash_always", h.events("bash"))
+	})
+
+	fileEdit := func(t *testing.T, reply adapters.PermissionReply) (*harness, []event) {
+		h := newHarness(t)
+		s := h.create("edit", engine.CreateRequest{})
+		h.send(s, "SCN:file_edit Create hello.txt.")
+		req := h.waitFor("edit", 0, "permission.requested", isType(schema.EventPermissionRequested))
+		if req.perm.Action != "fileChange" || !bytes.Contains(req.perm.Metadata, []byte(filepath.Join(h.work, "hello.txt"))) {
+			t.Errorf("permission %+v %s", req.perm, req.perm.Metadata)
+		}
+		if err := s.ReplyPermission(h.ctx, req.perm.PermissionID, reply); err != nil {
+			t.Fatal(err)
+		}
+		h.turnEnded("edit", req.Sequence)
+		evs := h.events("edit")
+		checkItemOrder(t, evs)
+		return h, evs
+	}
+
+	t.Run("file_edit_accept", func(t *testing.T) {
+		t.Parallel()
+		h, evs := fileEdit(t, adapters.ReplyOnce)
+		path := filepath.Join(h.work, "hello.txt")
+		if b, err := os.ReadFile(path); err != nil || string(b) != "hello from fake model\n" {
+			t.Errorf("hello.txt: %q %v", b, err)
+		}
+		results := completedItems(evs, schema.KindToolResult)
+		if len(results) != 1 || len(results[0].Content) != 2 || results[0].Content[1].Type != schema.PartFileRef ||
+			results[0].Content[1].Path != path || results[0].Content[1].Action != schema.FileWrite ||
+			results[0].Content[1].Diff == nil || *results[0].Content[1].Diff != "hello from fake model\n" {
+			t.Errorf("tool result %+v", results)
+		}
+		writeGolden(t, "file_edit_accept", evs)
+	})
+
+	t.Run("file_edit_decline", func(t *testing.T) {
+		t.Parallel()
+		h, evs := fileEdit(t, adapters.ReplyReject)
+		if _, err := os.Stat(filepath.Join(h.work, "hello.txt")); err == nil {
+			t.Error("the declined change was made")
+		}
+		if results := completedItems(evs, schema.KindToolResult); len(results) != 1 || results[0].Status != schema.StatusFailed {
+			t.Errorf("tool result %+v", results)
+		}
+		writeGolden(t, "file_edit_decline", evs)
+	})
+
+	errorRun := func(t *testing.T, scenario, name string) []event {
+		h := newHarness(t)
+		s := h.create(name, engine.CreateRequest{})
+		h.send(s, "SCN:"+scenario+" This will fail.")
+		end := h.turnEnded(name, 0)
+		if turnStatus(end) != "error" {
+			t.Errorf("turn.ended %s", end.Data)
+		}
+		evs := h.events(name)
+		var errs []event
+		for _, e := range evs {
+			if e.Type == schema.EventError {
+				errs = append(errs, e)
+			}
+		}
+		if len(errs) != 1 {
+			t.Fatalf("%d error events", len(errs))
+		}
+		// The session stays usable.
+		h.send(s, "SCN:text And now?")
+		end2 := h.turnEnded(name, end.Sequence)
+		if turnStatus(end2) != "completed" || s.Info().Ended {
+			t.Errorf("turn after the error: %s", end2.Data)
+		}
+		writeGolden(t, name, evs)
+		return errs
+	}
+
+	t.Run("error500", func(t *testing.T) {
+		t.Parallel()
+		errs := errorRun(t, "error500", "error500")
+		if e := errs[0].err; e.Code == nil || *e.Code != "internalServerError" || e.Message == "" {
+			t.Errorf("error %s", errs[0].Data)
+		}
+	})
+
+	t.Run("error401", func(t *testing.T) {
+		t.Parallel()
+		errs := errorRun(t, "error401", "error401")
+		if e := errs[0].err; e.Code == nil || *e.Code != "httpConnectionFailed" ||
+			!strings.Contains(e.Message, "401") || !strings.Contains(e.Message, "Incorrect API key provided (fake).") {
+			t.Errorf("error %s", errs[0].Data)
+		}
+	})
+
+	t.Run("interrupt", func(t *testing.T) {
+		t.Parallel()
+		release := make(chan struct{})
+		defer close(release)
+		h := newHarness(t, fakemodel.WithScenarios(fakemodel.Scenario{Name: "stall_here", Turns: []fakemodel.Turn{{
+			fakemodel.Text("Working on it"), fakemodel.StallUntil(release)}}}))
+		s := h.create("int", engine.CreateRequest{})
+		h.send(s, "SCN:stall_here Write a long answer.")
+		h.waitFor("int", 0, "item.delta", isType(schema.EventItemDelta))
+		if err := h.agent.last().Interrupt(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		end := h.turnEnded("int", 0)
+		if turnStatus(end) != "interrupted" {
+			t.Errorf("turn.ended %s", end.Data)
+		}
+		for _, e := range h.events("int") {
+			if e.Type == schema.EventError {
+				t.Errorf("an interrupt is not an error: %s", e.Data)
+			}
+		}
+		h.send(s, "SCN:text Now something short.")
+		end2 := h.turnEnded("int", end.Sequence)
+		if turnStatus(end2) != "completed" {
+			t.Errorf("turn after the interrupt %s", end2.Data)
+		}
+		evs := h.events("int")
+		checkItemOrder(t, evs)
+		if err := h.agent.last().Interrupt(h.ctx); err != nil {
+			t.Errorf("interrupt while idle: %v", err)
+		}
+		writeGolden(t, "interrupt", evs)
+	})
+
+	t.Run("two_turns_queued", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("two", engine.CreateRequest{})
+		h.send(s, "SCN:text First turn.")
+		h.send(s, "SCN:text Second turn.")
+		first := h.turnEnded("two", 0)
+		second := h.turnEnded("two", first.Sequence)
+		evs := h.events("two")
+		checkItemOrder(t, evs)
+		if txt := assistantText(between(evs, 0, first.Sequence)); len(txt) != 1 || txt[0] != "Hello from the fake model. This is reply number 1." {
+			t.Errorf("first turn %q", txt)
+		}
+		after := between(evs, first.Sequence, second.Sequence)
+		if txt := assistantText(after); len(txt) != 1 || txt[0] != "Hello from the fake model. This is reply number 2." {
+			t.Errorf("second turn %q", txt)
+		}
+		if u := userText(after); len(u) != 1 || u[0] != "SCN:text Second turn." {
+			t.Errorf("user items of the second turn %q", u)
+		}
+		if n := len(h.agent.sessions); n != 1 {
+			t.Errorf("%d processes for one session", n)
+		}
+		writeGolden(t, "two_turns", evs)
+	})
+
+	t.Run("terminate", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("term", engine.CreateRequest{})
+		h.send(s, "SCN:text Hello.")
+		h.turnEnded("term", 0)
+		pgid := h.agent.last().Pid()
+		if groupProcesses(t, pgid) == 0 {
+			t.Fatal("the codex process is not running")
+		}
+		if err := s.Terminate(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := groupProcesses(t, pgid); n != 0 {
+			t.Errorf("%d processes of the group left after terminate", n)
+		}
+		evs := h.events("term")
+		last := evs[len(evs)-1]
+		if last.Type != schema.EventSessionEnded || last.end.Reason != schema.EndTerminated || last.end.TerminatedBy != schema.ByDaemon {
+			t.Errorf("last event %s %s", last.Type, last.Data)
+		}
+		for _, e := range evs {
+			if e.Type == schema.EventError {
+				t.Errorf("error at terminate: %s", e.Data)
+			}
+		}
+	})
+
+	t.Run("crash", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("crash", engine.CreateRequest{})
+		h.send(s, "SCN:text Hello.")
+		end := h.turnEnded("crash", 0)
+		pid := h.agent.last().Pid()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		ended := h.waitFor("crash", end.Sequence, "session.ended", isType(schema.EventSessionEnded))
+		if ended.end.Reason != schema.EndError || ended.end.TerminatedBy != schema.ByAgent || ended.end.Stderr == nil ||
+			ended.end.ExitCode == nil || ended.end.Message == nil || !strings.Contains(*ended.end.Message, "killed") || !ended.Synthetic {
+			t.Errorf("session.ended %s", ended.Data)
+		}
+		errs := between(h.events("crash"), end.Sequence, ended.Sequence)
+		if len(errs) != 2 || errs[0].Type != schema.EventError || errs[0].err.Code == nil || *errs[0].err.Code != "process_exit" {
+			t.Errorf("events before the end: %+v", errs)
+		}
+		if n := groupProcesses(t, pid); n != 0 {
+			t.Errorf("%d processes of the group left after the crash", n)
+		}
+		err := s.Send(h.ctx, adapters.Message{Text: "SCN:text Still there?"})
+		if e, ok := apierr.As(err); !ok || e.Kind != apierr.AgentProcessExited {
+			t.Errorf("send after the crash: %v", err)
+		}
+	})
+
+	t.Run("resume", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("first", engine.CreateRequest{})
+		h.send(s, "SCN:text First.")
+		h.turnEnded("first", 0)
+		native := *s.Info().NativeSessionID
+		pgid := h.agent.last().Pid()
+		if err := s.Terminate(h.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := groupProcesses(t, pgid); n != 0 {
+			t.Errorf("%d processes left", n)
+		}
+		// A new process continues the thread.
+		c := newCollector()
+		resumed, err := h.agent.Resume(h.ctx, adapters.StartRequest{SessionID: "again", Directory: h.work}, native, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resumed.Stop(context.Background())
+		if resumed.NativeSessionID() != native {
+			t.Errorf("native id %q, want %q", resumed.NativeSessionID(), native)
+		}
+		if err := resumed.Send(h.ctx, adapters.Message{Text: "SCN:text Continue."}); err != nil {
+			t.Fatal(err)
+		}
+		evs := c.waitTurn(t, h.ctx)
+		var text string
+		for _, ev := range evs {
+			if ev.Type == schema.EventItemCompleted {
+				it := ev.Data.(schema.ItemEventData).Item
+				if *it.Role == schema.RoleAssistant && len(it.Content) > 0 {
+					text = it.Content[0].Text
+				}
+			}
+			if ev.NativeSessionID != "" && ev.NativeSessionID != native {
+				t.Errorf("native id changed to %q", ev.NativeSessionID)
+			}
+		}
+		if text != "Hello from the fake model. This is reply number 2." {
+			t.Errorf("resumed reply %q (the earlier turn was not in the history)", text)
+		}
+	})
+}
+
+// collector is an Emitter for tests that run the adapter without the engine.
+type collector struct {
+	mu      sync.Mutex
+	events  []adapters.Event
+	changed chan struct{}
+}
+
+func newCollector() *collector { return &collector{changed: make(chan struct{})} }
+
+func (c *collector) Emit(_ context.Context, evs ...adapters.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, evs...)
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return nil
+}
+
+// waitFor waits until an event matches and returns every event so far.
+func (c *collector) waitFor(t *testing.T, ctx context.Context, what string, match func(adapters.Event) bool) []adapters.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, waitLong)
+	defer cancel()
+	for {
+		c.mu.Lock()
+		evs := append([]adapters.Event(nil), c.events...)
+		changed := c.changed
+		c.mu.Unlock()
+		for _, ev := range evs {
+			if match(ev) {
+				return evs
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("no %s; got %d events", what, len(evs))
+		}
+	}
+}
+
+func (c *collector) waitTurn(t *testing.T, ctx context.Context) []adapters.Event {
+	return c.waitFor(t, ctx, "turn.ended", func(ev adapters.Event) bool { return ev.Type == schema.EventTurnEnded })
+}
+
+// TestStartErrors: a missing binary or directory fails at Start, and a
+// process that dies in the handshake is reported with its stderr.
+func TestStartErrors(t *testing.T) {
+	missing := New(WithResolver(func(context.Context) (string, error) { return "", adapters.ErrNotInstalled }))
+	if info := missing.Info(t.Context()); info.Installed || !info.Runnable || !info.NativeTurns || !info.Resumable {
+		t.Errorf("info %+v", info)
+	}
+	if _, err := missing.Start(t.Context(), adapters.StartRequest{}, newCollector()); !errors.Is(err, adapters.ErrNotInstalled) {
+		t.Errorf("start without a binary: %v", err)
+	}
+	a := New(WithResolver(fakeBinary(t, "exit 0")), WithHome(t.TempDir()))
+	_, err := a.Start(t.Context(), adapters.StartRequest{Directory: filepath.Join(t.TempDir(), "nope")}, newCollector())
+	if e, ok := apierr.As(err); !ok || e.Kind != apierr.InvalidRequest {
+		t.Errorf("start in a missing directory: %v", err)
+	}
+	dies := New(WithResolver(fakeBinary(t, `echo "no config for you" >&2; exit 1`)), WithHome(t.TempDir()))
+	_, err = dies.Start(t.Context(), adapters.StartRequest{Directory: t.TempDir()}, newCollector())
+	if err == nil || !strings.Contains(err.Error(), "no config for you") {
+		t.Errorf("start of a dying process: %v", err)
+	}
+}
+
+// fakeBinary writes a shell script standing in for codex.
+func fakeBinary(t *testing.T, script string) func(context.Context) (string, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "codex")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func(context.Context) (string, error) { return p, nil }
+}
+
+// TestEnvironment: the agent gets a clean environment: the listed daemon
+// variables, OPENAI_*/CODEX_*, its CODEX_HOME, the overrides, and nothing
+// else; the provider is given as config overrides.
+func TestEnvironment(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "secret")
+	t.Setenv("AGENTD_TOKEN", "daemon-secret")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "nope")
+	a := New(WithHome("/data/codex"), WithEnv("EXTRA=1"),
+		WithProvider(Provider{BaseURL: `http://h/v1"x`, EnvKey: "K"}), WithConfig(`model="m"`))
+	env := a.environ()
+	for _, want := range []string{"OPENAI_API_KEY=secret", "CODEX_HOME=/data/codex", "EXTRA=1"} {
+		if lookup(env, strings.Split(want, "=")[0]) != strings.SplitN(want, "=", 2)[1] {
+			t.Errorf("%s missing from the environment", want)
+		}
+	}
+	for _, k := range []string{"AGENTD_TOKEN", "AWS_SECRET_ACCESS_KEY"} {
+		if lookup(env, k) != "" {
+			t.Errorf("%s passed to the agent", k)
+		}
+	}
+	if !a.credentialsAvailable() {
+		t.Error("credentials not seen")
+	}
+	want := `app-server -c model_provider="agentd" -c model_providers.agentd.name="agentd" ` +
+		`-c model_providers.agentd.base_url="http://h/v1\"x" -c model_providers.agentd.wire_api="responses" ` +
+		`-c model_providers.agentd.env_key="K" -c model="m"`
+	if got := strings.Join(a.args(), " "); got != want {
+		t.Errorf("args\n got %s\nwant %s", got, want)
+	}
+	for mode, want := range map[string][2]string{"default": {}, "acceptEdits": {}, "plan": {"untrusted", "read-only"},
+		"bypass": {"never", "danger-full-access"}} {
+		if ap, sb := a.policy(adapters.StartRequest{PermissionMode: mode}); ap != want[0] || sb != want[1] {
+			t.Errorf("%s: %s %s", mode, ap, sb)
+		}
+	}
+}
+
+// TestInfo: the real binary's version, read once.
+func TestInfo(t *testing.T) {
+	bin := codexBinary(t)
+	a := New(WithResolver(func(context.Context) (string, error) { return bin, nil }), WithHome(t.TempDir()))
+	info := a.Info(t.Context())
+	if !info.Installed || info.Path != bin || info.Version != "0.169.0" {
+		t.Errorf("info %+v", info)
+	}
+}
