@@ -145,16 +145,16 @@ func platform() string {
 	return runtime.GOOS + "-" + arch
 }
 
-// Info reports install state and capabilities. Reasoning, item starts and
-// status items come from the shared translator (thinking blocks are asked
-// for with --stream-json-thinking); no permission or question channel
-// exists in execute mode.
+// Info reports install state and capabilities. Reasoning and item starts
+// come from the shared translator (thinking blocks are asked for with
+// --stream-json-thinking); no permission or question channel exists in
+// execute mode, and Amp documents no partial-message stream.
 func (a *Agent) Info(ctx context.Context) adapters.Info {
 	info := adapters.Info{
 		Runnable: true,
 		Capabilities: adapters.Capabilities{
 			ToolCalls: true, ToolResults: true, TextMessages: true, ErrorEvents: true, Reasoning: true,
-			Status: true, McpTools: true, ItemStarted: true,
+			McpTools: true, ItemStarted: true,
 		},
 		Modes:           []adapters.Mode{{ID: "build", Name: "Build", Description: "Default build mode"}},
 		PermissionModes: map[string]string{"default": "default", "bypass": "bypass", "acceptEdits": "default"},

@@ -423,8 +423,16 @@ func TestCrash(t *testing.T) {
 func TestStartChecks(t *testing.T) {
 	t.Setenv("AMP_API_KEY", "")
 	missing := New(WithResolver(func(context.Context) (string, error) { return "", adapters.ErrNotInstalled }))
-	if info := missing.Info(t.Context()); info.Installed || !info.Runnable || info.CredentialsAvailable {
+	info := missing.Info(t.Context())
+	if info.Installed || !info.Runnable || info.CredentialsAvailable || !info.Resumable || !info.NativeTurns ||
+		info.DefaultModel != "amp-default" || len(info.Modes) != 1 || info.Modes[0].ID != "build" {
 		t.Errorf("info %+v", info)
+	}
+	if m := info.PermissionModes; len(m) != 3 || m["bypass"] != "bypass" || m["acceptEdits"] != "default" || m["plan"] != "" {
+		t.Errorf("permission modes %v", m)
+	}
+	if c := info.Capabilities; c.Permissions || c.Questions || c.PlanMode || c.StreamingDeltas || !c.ToolCalls || !c.Reasoning {
+		t.Errorf("capabilities %+v", c)
 	}
 	if _, err := missing.Start(t.Context(), adapters.StartRequest{}, newCollector()); !errors.Is(err, adapters.ErrNotInstalled) {
 		t.Errorf("start without a binary: %v", err)
