@@ -220,6 +220,9 @@ func FuzzTranslate(f *testing.F) {
 			}
 			tr.TurnEnded()
 		}
+		for _, ev := range tr.Interrupted() {
+			checkEvent(t, ev, nil)
+		}
 		for _, ev := range tr.Truncated(data, 10) {
 			checkPayload(t, ev)
 		}
