@@ -16,6 +16,36 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ChangedFileStatus.
+const (
+	ChangedFileStatusAdded       ChangedFileStatus = "added"
+	ChangedFileStatusCopied      ChangedFileStatus = "copied"
+	ChangedFileStatusDeleted     ChangedFileStatus = "deleted"
+	ChangedFileStatusModified    ChangedFileStatus = "modified"
+	ChangedFileStatusRenamed     ChangedFileStatus = "renamed"
+	ChangedFileStatusTypeChanged ChangedFileStatus = "typeChanged"
+)
+
+// Valid indicates whether the value is a known member of the ChangedFileStatus enum.
+func (e ChangedFileStatus) Valid() bool {
+	switch e {
+	case ChangedFileStatusAdded:
+		return true
+	case ChangedFileStatusCopied:
+		return true
+	case ChangedFileStatusDeleted:
+		return true
+	case ChangedFileStatusModified:
+		return true
+	case ChangedFileStatusRenamed:
+		return true
+	case ChangedFileStatusTypeChanged:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ContentPart0Type.
 const (
 	ContentPart0TypeText ContentPart0Type = "text"
@@ -196,36 +226,6 @@ func (e EventSource) Valid() bool {
 	case EventSourceAgent:
 		return true
 	case EventSourceDaemon:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for FileStatus.
-const (
-	FileStatusAdded       FileStatus = "added"
-	FileStatusCopied      FileStatus = "copied"
-	FileStatusDeleted     FileStatus = "deleted"
-	FileStatusModified    FileStatus = "modified"
-	FileStatusRenamed     FileStatus = "renamed"
-	FileStatusTypeChanged FileStatus = "typeChanged"
-)
-
-// Valid indicates whether the value is a known member of the FileStatus enum.
-func (e FileStatus) Valid() bool {
-	switch e {
-	case FileStatusAdded:
-		return true
-	case FileStatusCopied:
-		return true
-	case FileStatusDeleted:
-		return true
-	case FileStatusModified:
-		return true
-	case FileStatusRenamed:
-		return true
-	case FileStatusTypeChanged:
 		return true
 	default:
 		return false
@@ -829,6 +829,23 @@ type BytesWrittenResponse struct {
 	BytesWritten int64 `json:"bytesWritten"`
 }
 
+// ChangedFile defines model for ChangedFile.
+type ChangedFile struct {
+	Additions *int64 `json:"additions,omitempty"`
+	Binary    bool   `json:"binary"`
+	Deletions *int64 `json:"deletions,omitempty"`
+
+	// OldPath The path before a rename or copy
+	OldPath *string `json:"oldPath,omitempty"`
+	Path    string  `json:"path"`
+
+	// Status How the path changed; new untracked files are added
+	Status ChangedFileStatus `json:"status"`
+}
+
+// ChangedFileStatus How the path changed; new untracked files are added
+type ChangedFileStatus string
+
 // ContentPart defines model for ContentPart.
 type ContentPart struct {
 	union json.RawMessage
@@ -947,11 +964,11 @@ type DiffResponse struct {
 	Base *string `json:"base,omitempty"`
 
 	// Directory The session's working directory
-	Directory  string  `json:"directory"`
-	Files      *[]File `json:"files"`
-	Patch      *string `json:"patch,omitempty"`
-	Repository bool    `json:"repository"`
-	Root       *string `json:"root,omitempty"`
+	Directory  string         `json:"directory"`
+	Files      *[]ChangedFile `json:"files"`
+	Patch      *string        `json:"patch,omitempty"`
+	Repository bool           `json:"repository"`
+	Root       *string        `json:"root,omitempty"`
 
 	// Truncated The file list or the patch was cut at its bound
 	Truncated bool `json:"truncated"`
@@ -987,23 +1004,6 @@ type EventsResponse struct {
 	Events  []UniversalEvent `json:"events"`
 	HasMore bool             `json:"hasMore"`
 }
-
-// File defines model for File.
-type File struct {
-	Additions *int64 `json:"additions,omitempty"`
-	Binary    bool   `json:"binary"`
-	Deletions *int64 `json:"deletions,omitempty"`
-
-	// OldPath The path before a rename or copy
-	OldPath *string `json:"oldPath,omitempty"`
-	Path    string  `json:"path"`
-
-	// Status How the path changed; new untracked files are added
-	Status FileStatus `json:"status"`
-}
-
-// FileStatus How the path changed; new untracked files are added
-type FileStatus string
 
 // FileAction defines model for FileAction.
 type FileAction string

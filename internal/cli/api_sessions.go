@@ -23,6 +23,7 @@ func newAPISessionsCmd(f *apiFactory) *cobra.Command {
 		newAPISessionsReplyPermissionCmd(f, nil),
 		newAPISessionsReplyQuestionCmd(f, nil),
 		newAPISessionsRejectQuestionCmd(f, nil),
+		newAPISessionsDiffCmd(f, nil),
 	)
 	return cmd
 }

@@ -34,8 +34,8 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// File is one changed path.
-type File struct {
+// ChangedFile is one changed path.
+type ChangedFile struct {
 	Path    string `json:"path"`
 	OldPath string `json:"oldPath,omitempty" doc:"The path before a rename or copy"`
 	Status  string `json:"status" enum:"added,modified,deleted,renamed,copied,typeChanged" doc:"How the path changed; new untracked files are added"`
@@ -53,7 +53,7 @@ type Result struct {
 	Root string `json:"root,omitempty"`
 	// Base is the commit compared against; empty in a repository without commits.
 	Base  string `json:"base,omitempty"`
-	Files []File `json:"files"`
+	Files []ChangedFile `json:"files"`
 	// Patch is the unified diff (git's format, rename detection on).
 	Patch     string `json:"patch,omitempty"`
 	Truncated bool   `json:"truncated" doc:"The file list or the patch was cut at its bound"`
@@ -78,7 +78,7 @@ func Diff(ctx context.Context, dir string, o Options) (Result, error) {
 	g := &git{bin: o.Git, dir: dir, env: baseEnv()}
 	top, objects, ok, err := g.repo(ctx)
 	if err != nil || !ok {
-		return Result{Files: []File{}}, err
+		return Result{Files: []ChangedFile{}}, err
 	}
 	scratch, err := os.MkdirTemp("", "agentd-gitdiff-")
 	if err != nil {
@@ -198,7 +198,7 @@ func (g *git) snapshot(ctx context.Context) (base, against string, err error) {
 }
 
 // files lists the changed paths with their line counts.
-func (g *git) files(ctx context.Context, against string, max int) ([]File, bool, error) {
+func (g *git) files(ctx context.Context, against string, max int) ([]ChangedFile, bool, error) {
 	status, cut1, err := g.output(ctx, 64<<20, diff(against, "--name-status", "-z")...)
 	if err != nil {
 		return nil, false, err
@@ -216,9 +216,9 @@ var statusNames = map[byte]string{'A': "added", 'M': "modified", 'D': "deleted",
 
 // parseNameStatus reads `--name-status -z`: "S\0path\0", or for renames
 // and copies "R100\0old\0new\0".
-func parseNameStatus(b []byte, max int) ([]File, bool) {
+func parseNameStatus(b []byte, max int) ([]ChangedFile, bool) {
 	fields := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-	files := []File{}
+	files := []ChangedFile{}
 	for i := 0; i < len(fields) && fields[i] != ""; {
 		if len(files) == max {
 			return files, true
@@ -229,14 +229,14 @@ func parseNameStatus(b []byte, max int) ([]File, bool) {
 			name = "modified"
 		}
 		if (code == 'R' || code == 'C') && i+2 < len(fields) {
-			files = append(files, File{Status: name, OldPath: fields[i+1], Path: fields[i+2]})
+			files = append(files, ChangedFile{Status: name, OldPath: fields[i+1], Path: fields[i+2]})
 			i += 3
 			continue
 		}
 		if i+1 >= len(fields) {
 			break
 		}
-		files = append(files, File{Status: name, Path: fields[i+1]})
+		files = append(files, ChangedFile{Status: name, Path: fields[i+1]})
 		i += 2
 	}
 	return files, false
@@ -244,8 +244,8 @@ func parseNameStatus(b []byte, max int) ([]File, bool) {
 
 // addCounts reads `--numstat -z`: "add\tdel\tpath\0", or for renames
 // "add\tdel\t\0old\0new\0"; binary files count "-".
-func addCounts(files []File, b []byte) {
-	byPath := make(map[string]*File, len(files))
+func addCounts(files []ChangedFile, b []byte) {
+	byPath := make(map[string]*ChangedFile, len(files))
 	for i := range files {
 		byPath[files[i].Path] = &files[i]
 	}

@@ -103,7 +103,7 @@ func TestDiffWorkTree(t *testing.T) {
 	one, oz := ints(1, 0)
 	zero, od := ints(0, 1)
 	_ = zz
-	want := []File{
+	want := []ChangedFile{
 		{Path: "blob.bin", Status: "added", Binary: true},
 		{Path: "edit.txt", Status: "modified", Additions: e1a, Deletions: e1d},
 		{Path: "gone.txt", Status: "deleted", Additions: zero, Deletions: od},
@@ -134,7 +134,7 @@ func TestDiffWorkTree(t *testing.T) {
 	}
 }
 
-func show(fs []File) string {
+func show(fs []ChangedFile) string {
 	var b strings.Builder
 	for _, f := range fs {
 		fmt.Fprintf(&b, "  %s %s<-%s bin=%v", f.Status, f.Path, f.OldPath, f.Binary)

@@ -896,6 +896,21 @@ export interface components {
             /** Format: int64 */
             bytesWritten: number;
         };
+        ChangedFile: {
+            /** Format: int64 */
+            additions?: number;
+            binary: boolean;
+            /** Format: int64 */
+            deletions?: number;
+            /** @description The path before a rename or copy */
+            oldPath?: string;
+            path: string;
+            /**
+             * @description How the path changed; new untracked files are added
+             * @enum {string}
+             */
+            status: "added" | "modified" | "deleted" | "renamed" | "copied" | "typeChanged";
+        };
         ContentPart: {
             text: string;
             /** @enum {string} */
@@ -964,7 +979,7 @@ export interface components {
             base?: string;
             /** @description The session's working directory */
             directory: string;
-            files: components["schemas"]["File"][] | null;
+            files: components["schemas"]["ChangedFile"][] | null;
             patch?: string;
             repository: boolean;
             root?: string;
@@ -998,21 +1013,6 @@ export interface components {
         EventsResponse: {
             events: components["schemas"]["UniversalEvent"][];
             hasMore: boolean;
-        };
-        File: {
-            /** Format: int64 */
-            additions?: number;
-            binary: boolean;
-            /** Format: int64 */
-            deletions?: number;
-            /** @description The path before a rename or copy */
-            oldPath?: string;
-            path: string;
-            /**
-             * @description How the path changed; new untracked files are added
-             * @enum {string}
-             */
-            status: "added" | "modified" | "deleted" | "renamed" | "copied" | "typeChanged";
         };
         /** @enum {string} */
         FileAction: "read" | "write" | "patch";
