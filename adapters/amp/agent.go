@@ -1,9 +1,10 @@
 // Package amp runs Amp (the `amp` CLI) as an agentd agent.
 //
 // Amp's agent loop runs on its vendor's service, so no turn could be run
-// offline: this adapter follows the CLI's documented flags
-// (../shared/agents/amp.md) and is proven against synthesized recordings of
-// the documented stream (testdata/README.md) and a fake executable.
+// offline: this adapter follows the CLI's documented flags (its --help) and
+// is proven against synthesized recordings of the documented stream
+// (testdata/README.md), a fake executable, and the real binary failing to
+// reach its service (which proves it accepts the command lines).
 //
 // Process model: one long-lived process per session, started on the first
 // message,
@@ -24,7 +25,8 @@
 //
 // with the thread id the stream reported as session_id; a prompt written to
 // a process that then exited 0 without printing anything is written again
-// to its successor, once. Any other exit ends the session with an error.
+// to its successor, once. Any other exit not asked for by Stop or
+// Interrupt ends the session with an error.
 //
 // Amp documents no interrupt on stdin: Interrupt stops the process group,
 // ends the turn as interrupted and continues the thread with the next
