@@ -898,24 +898,30 @@ type userAnswer struct {
 // i-th question, by its id.
 func (s *session) ReplyQuestion(_ context.Context, req adapters.QuestionRequest, answers [][]string) error {
 	return s.answer(req.ID, pendingQuestion, func(p *pendingRequest) []byte {
-		given := map[string]userAnswer{}
-		for i, qid := range p.questionIDs {
-			a := userAnswer{Answers: []string{}}
+		return userAnswers(p, func(i int) []string {
 			if i < len(answers) && answers[i] != nil {
-				a.Answers = answers[i]
+				return answers[i]
 			}
-			given[qid] = a
-		}
-		return resultReply(p.rpcID, map[string]any{"answers": given})
+			return []string{}
+		})
 	})
 }
 
-// RejectQuestion answers the question with an error, which Codex gives the
-// model as the tool's failure.
+// RejectQuestion answers every question with the words that the user
+// declined: Codex turns a JSON-RPC error into empty answers, which would
+// not tell the model anything.
 func (s *session) RejectQuestion(_ context.Context, req adapters.QuestionRequest) error {
 	return s.answer(req.ID, pendingQuestion, func(p *pendingRequest) []byte {
-		return errorReply(p.rpcID, declineAnswer)
+		return userAnswers(p, func(int) []string { return []string{declineAnswer} })
 	})
+}
+
+func userAnswers(p *pendingRequest, answer func(i int) []string) []byte {
+	given := map[string]userAnswer{}
+	for i, qid := range p.questionIDs {
+		given[qid] = userAnswer{Answers: answer(i)}
+	}
+	return resultReply(p.rpcID, map[string]any{"answers": given})
 }
 
 // Stop closes Codex's stdin and stops its process group (SIGTERM, SIGKILL

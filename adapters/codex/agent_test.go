@@ -660,6 +660,55 @@ func TestRealCodex(t *testing.T) {
 		writeGolden(t, "interrupt", evs)
 	})
 
+	// ask runs the ask_question scenario in the plan agent mode, the only
+	// one in which Codex lets the model ask.
+	ask := func(t *testing.T, answer func(h *harness, s *engine.Session, q event)) (*harness, []event) {
+		h := newHarness(t)
+		s := h.create("ask", engine.CreateRequest{AgentMode: "plan"})
+		h.send(s, "SCN:ask_question Ask me something.")
+		q := h.waitFor("ask", 0, "question.requested", isType(schema.EventQuestionRequested))
+		if q.quest.Prompt != "Which colour should the widget be?" || strings.Join(q.quest.Options, ",") != "Red,Blue" {
+			t.Errorf("question %+v", q.quest)
+		}
+		answer(h, s, q)
+		end := h.turnEnded("ask", q.Sequence)
+		if turnStatus(end) != "completed" {
+			t.Errorf("turn.ended %s", end.Data)
+		}
+		evs := h.events("ask")
+		checkItemOrder(t, evs)
+		if u := userText(evs); len(u) != 1 || u[0] != planPrefix+"SCN:ask_question Ask me something." {
+			t.Errorf("user items %q", u)
+		}
+		return h, evs
+	}
+
+	t.Run("ask_question", func(t *testing.T) {
+		t.Parallel()
+		h, evs := ask(t, func(h *harness, s *engine.Session, q event) {
+			if err := s.ReplyQuestion(h.ctx, q.quest.QuestionID, [][]string{{"Red"}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if trs := h.fake.ToolResults(); len(trs) != 1 || trs[0].Content != `{"answers":{"colour":{"answers":["Red"]}}}` {
+			t.Errorf("the answer did not reach the model: %+v", trs)
+		}
+		writeGolden(t, "ask_question", evs)
+	})
+
+	t.Run("ask_question_reject", func(t *testing.T) {
+		t.Parallel()
+		h, evs := ask(t, func(h *harness, s *engine.Session, q event) {
+			if err := s.RejectQuestion(h.ctx, q.quest.QuestionID); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if trs := h.fake.ToolResults(); len(trs) != 1 || !strings.Contains(trs[0].Content, declineAnswer) {
+			t.Errorf("tool results that reached the model: %+v", trs)
+		}
+		writeGolden(t, "ask_question_reject", evs)
+	})
+
 	t.Run("two_turns_queued", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
