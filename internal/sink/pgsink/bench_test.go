@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/sink"
+	"github.com/agentd-dev/agentd/internal/sink/sinktest"
 )
 
 // BenchmarkShip measures shipping throughput end to end (local log read,
@@ -20,7 +21,7 @@ import (
 func BenchmarkShip(b *testing.B) {
 	srv := needPG(b)
 	const batch = 500
-	l := openLog(b)
+	l := sinktest.OpenLog(b)
 	const sessions = 10
 	for i := range sessions {
 		appendBulk(b, l, fmt.Sprintf("s%d", i), 2000)
@@ -106,7 +107,7 @@ func plainInsert(b testing.TB, conn *pgx.Conn, entries []eventlog.Entry) {
 func appendBulk(b testing.TB, l *eventlog.Log, id string, n uint64) {
 	recs := make([]eventlog.Record, 0, n)
 	for seq := uint64(1); seq <= n; seq++ {
-		recs = append(recs, record(id, seq))
+		recs = append(recs, sinktest.Record(id, seq))
 	}
 	info := fmt.Appendf(nil, `{"sessionId":%q,"agent":"mock"}`, id)
 	if err := l.CreateSession(testCtx(b), eventlog.Session{ID: id, Info: info, CreatedAt: 1, UpdatedAt: time.Now().UnixMilli()}, recs); err != nil {

@@ -16,93 +16,10 @@ import (
 
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/sink"
+	"github.com/agentd-dev/agentd/internal/sink/sinktest"
 )
 
 const daemon = "d1"
-
-func openLog(t testing.TB) *eventlog.Log {
-	t.Helper()
-	l, err := eventlog.Open(testCtx(t), t.TempDir(), eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
-// body is a stored event envelope like the engine writes.
-func body(sessionID string, seq uint64) []byte {
-	typ, data := "item.delta", fmt.Sprintf(`{"item_id":"itm_1","delta":"chunk %d"}`, seq)
-	if seq == 1 {
-		typ, data = "session.started", `{"metadata":null}`
-	}
-	return fmt.Appendf(nil, `{"event_id":"evt_%d","sequence":%d,"time":"2026-11-23T10:00:%02d.5Z","session_id":%q,`+
-		`"native_session_id":null,"synthetic":false,"source":"agent","type":%q,"data":%s,"raw":null}`,
-		seq, seq, seq%60, sessionID, typ, data)
-}
-
-func record(sessionID string, seq uint64) eventlog.Record {
-	r := eventlog.Record{Seq: seq, Type: "item.delta", Body: body(sessionID, seq)}
-	if seq == 1 {
-		r.Type = "session.started"
-	}
-	if seq%4 == 0 {
-		r.Raw = fmt.Appendf(nil, `{"native":%d}`, seq)
-	}
-	return r
-}
-
-// appendEvents writes events from..to of the session, creating it first.
-func appendEvents(t testing.TB, l *eventlog.Log, sessionID string, from, to uint64) {
-	t.Helper()
-	ctx := testCtx(t)
-	for seq := from; seq <= to; seq++ {
-		var err error
-		if seq == 1 {
-			info := fmt.Appendf(nil, `{"sessionId":%q,"agent":"mock","eventCount":1}`, sessionID)
-			err = l.CreateSession(ctx, eventlog.Session{ID: sessionID, Info: info, CreatedAt: 1, UpdatedAt: 1}, []eventlog.Record{record(sessionID, 1)})
-		} else {
-			err = l.Append(ctx, sessionID, nil, int64(seq), record(sessionID, seq))
-		}
-		if err != nil {
-			t.Fatalf("append %s/%d: %v", sessionID, seq, err)
-		}
-	}
-}
-
-// running is a shipper goroutine owned by a test.
-type running struct {
-	*sink.Shipper
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (r *running) stop() {
-	r.cancel()
-	<-r.done
-}
-
-func startShipper(t testing.TB, l *eventlog.Log, dst sink.Destination, opts sink.Options) *running {
-	t.Helper()
-	if opts.Name == "" {
-		opts.Name = "pg"
-	}
-	if opts.MinBackoff == 0 {
-		opts.MinBackoff, opts.MaxBackoff = 5*time.Millisecond, 100*time.Millisecond
-	}
-	s, err := sink.New(l, dst, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{Shipper: s, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		_ = s.Run(ctx)
-	}()
-	t.Cleanup(r.stop)
-	return r
-}
 
 func newSink(t testing.TB, url string) *Sink {
 	t.Helper()
@@ -114,23 +31,11 @@ func newSink(t testing.TB, url string) *Sink {
 	return s
 }
 
-func waitShipped(t testing.TB, l *eventlog.Log, s *running) {
-	t.Helper()
-	ctx := testCtx(t)
-	head, err := l.Head(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.WaitShipped(ctx, head); err != nil {
-		t.Fatalf("%v (status %+v)", err, s.Status(ctx))
-	}
-}
-
 // checkExact asserts the database holds exactly sequences 1..want[s] of
 // every session s, each once, and nothing else.
 func checkExact(t testing.TB, conn *pgx.Conn, want map[string]uint64) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := sinktest.Ctx(t)
 	var total, distinct int64
 	if err := conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT (daemon_id, session_id, sequence)) FROM agentd.events`).Scan(&total, &distinct); err != nil {
 		t.Fatal(err)
@@ -169,18 +74,18 @@ func checkExact(t testing.TB, conn *pgx.Conn, want map[string]uint64) {
 func TestShipSessions(t *testing.T) {
 	srv := needPG(t)
 	url := srv.newDB(t)
-	l := openLog(t)
+	l := sinktest.OpenLog(t)
 	want := map[string]uint64{"alpha": 30, "beta": 7, "gamma": 1}
 	for id, n := range want {
-		appendEvents(t, l, id, 1, n)
+		sinktest.Append(t, l, id, 1, n)
 	}
 	cursor := sink.FileCursor{Path: filepath.Join(t.TempDir(), "pg.cursor")}
-	s := startShipper(t, l, newSink(t, url), sink.Options{Cursor: cursor, BatchSize: 8})
-	waitShipped(t, l, s)
+	s := sinktest.Start(t, l, newSink(t, url), sink.Options{Cursor: cursor, BatchSize: 8})
+	sinktest.WaitAll(t, l, s)
 	conn := connect(t, url)
 	checkExact(t, conn, want)
 
-	ctx := testCtx(t)
+	ctx := sinktest.Ctx(t)
 	// One event, column by column, against what was appended.
 	var eid, typ, origin, data, raw string
 	var at time.Time
@@ -210,9 +115,9 @@ func TestShipSessions(t *testing.T) {
 
 	// A second shipper from position 0, as after a lost cursor file: every
 	// row is offered again and none is doubled.
-	s.stop()
-	again := startShipper(t, l, newSink(t, url), sink.Options{Cursor: sink.FileCursor{Path: filepath.Join(t.TempDir(), "c")}, BatchSize: 16})
-	waitShipped(t, l, again)
+	s.Stop()
+	again := sinktest.Start(t, l, newSink(t, url), sink.Options{Cursor: sink.FileCursor{Path: filepath.Join(t.TempDir(), "c")}, BatchSize: 16})
+	sinktest.WaitAll(t, l, again)
 	checkExact(t, conn, want)
 	if pos, err := cursor.Load(); err != nil || pos != st.Shipped {
 		t.Fatalf("saved cursor = %d, %v; want %d", pos, err, st.Shipped)
@@ -248,7 +153,7 @@ func waitFailure(t testing.TB, f failures) string {
 	select {
 	case msg := <-f.ch:
 		return msg
-	case <-testCtx(t).Done():
+	case <-sinktest.Ctx(t).Done():
 		t.Fatal("no shipping failure reported")
 		return ""
 	}
@@ -260,13 +165,13 @@ func waitFailure(t testing.TB, f failures) string {
 func TestPostgresRestartMidStream(t *testing.T) {
 	srv := needPG(t)
 	url := srv.newDB(t)
-	l := openLog(t)
+	l := sinktest.OpenLog(t)
 	fails := failures{ch: make(chan string, 1)}
-	s := startShipper(t, l, newSink(t, url), sink.Options{
+	s := sinktest.Start(t, l, newSink(t, url), sink.Options{
 		Cursor: sink.FileCursor{Path: filepath.Join(t.TempDir(), "pg.cursor")}, BatchSize: 10,
 		Logger: slog.New(fails),
 	})
-	ctx := testCtx(t)
+	ctx := sinktest.Ctx(t)
 	const sessions, perSession = 4, 60
 	want := map[string]uint64{}
 	write := func(from, to uint64) {
@@ -274,7 +179,7 @@ func TestPostgresRestartMidStream(t *testing.T) {
 		for i := range sessions {
 			id := fmt.Sprintf("s%d", i)
 			want[id] = to
-			wg.Go(func() { appendEvents(t, l, id, from, to) })
+			wg.Go(func() { sinktest.Append(t, l, id, from, to) })
 		}
 		wg.Wait()
 	}
@@ -285,7 +190,7 @@ func TestPostgresRestartMidStream(t *testing.T) {
 		defer close(writers)
 		for seq := uint64(perSession/3 + 1); seq <= perSession*2/3; seq++ {
 			for i := range sessions {
-				appendEvents(t, l, fmt.Sprintf("s%d", i), seq, seq)
+				sinktest.Append(t, l, fmt.Sprintf("s%d", i), seq, seq)
 			}
 		}
 	}()
@@ -306,7 +211,7 @@ func TestPostgresRestartMidStream(t *testing.T) {
 	if err := srv.start(); err != nil {
 		t.Fatal(err)
 	}
-	waitShipped(t, l, s)
+	sinktest.WaitAll(t, l, s)
 	checkExact(t, connect(t, url), want)
 	if st := s.Status(ctx); st.Backlog != 0 || st.LastError != "" {
 		t.Fatalf("status after recovery: %+v", st)
@@ -335,12 +240,12 @@ func (c *crashingCursor) Save(pos int64) error {
 func TestCrashBetweenRemoteCommitAndCursor(t *testing.T) {
 	srv := needPG(t)
 	url := srv.newDB(t)
-	l := openLog(t)
+	l := sinktest.OpenLog(t)
 	want := map[string]uint64{"a": 25, "b": 25}
 	for id, n := range want {
-		appendEvents(t, l, id, 1, n)
+		sinktest.Append(t, l, id, 1, n)
 	}
-	ctx, cancel := context.WithCancel(testCtx(t))
+	ctx, cancel := context.WithCancel(sinktest.Ctx(t))
 	path := filepath.Join(t.TempDir(), "pg.cursor")
 	cursor := &crashingCursor{FileCursor: sink.FileCursor{Path: path}, crash: 3, cancel: cancel}
 	s, err := sink.New(l, newSink(t, url), sink.Options{Name: "pg", Cursor: cursor, BatchSize: 10})
@@ -356,17 +261,17 @@ func TestCrashBetweenRemoteCommitAndCursor(t *testing.T) {
 	}
 	conn := connect(t, url)
 	var stored int64
-	if err := conn.QueryRow(testCtx(t), `SELECT count(*) FROM agentd.events`).Scan(&stored); err != nil {
+	if err := conn.QueryRow(sinktest.Ctx(t), `SELECT count(*) FROM agentd.events`).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if saved != 20 || stored != 30 {
 		t.Fatalf("after the crash: cursor %d, %d rows; want cursor 20 and 30 rows (one batch committed but not recorded)", saved, stored)
 	}
 	// The restarted daemon re-ships the batch from the saved cursor.
-	again := startShipper(t, l, newSink(t, url), sink.Options{Cursor: sink.FileCursor{Path: path}, BatchSize: 10})
-	waitShipped(t, l, again)
+	again := sinktest.Start(t, l, newSink(t, url), sink.Options{Cursor: sink.FileCursor{Path: path}, BatchSize: 10})
+	sinktest.WaitAll(t, l, again)
 	checkExact(t, conn, want)
-	if st := again.Status(testCtx(t)); st.LastError != "" {
+	if st := again.Status(sinktest.Ctx(t)); st.LastError != "" {
 		t.Fatalf("re-shipping a committed batch failed: %s", st.LastError)
 	}
 }
@@ -377,13 +282,13 @@ func TestMigrateConcurrently(t *testing.T) {
 	errs := make(chan error, 5)
 	for range 5 {
 		go func() {
-			conn, err := pgx.Connect(testCtx(t), url)
+			conn, err := pgx.Connect(sinktest.Ctx(t), url)
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer conn.Close(context.Background())
-			errs <- Migrate(testCtx(t), conn)
+			errs <- Migrate(sinktest.Ctx(t), conn)
 		}()
 	}
 	for range 5 {
@@ -392,7 +297,7 @@ func TestMigrateConcurrently(t *testing.T) {
 		}
 	}
 	var v int
-	if err := connect(t, url).QueryRow(testCtx(t), `SELECT version FROM agentd.schema_version`).Scan(&v); err != nil || v != schemaVersion {
+	if err := connect(t, url).QueryRow(sinktest.Ctx(t), `SELECT version FROM agentd.schema_version`).Scan(&v); err != nil || v != schemaVersion {
 		t.Fatalf("schema version = %d, %v", v, err)
 	}
 }
@@ -402,8 +307,8 @@ func TestMigrateConcurrently(t *testing.T) {
 func TestOddPayloads(t *testing.T) {
 	srv := needPG(t)
 	url := srv.newDB(t)
-	l := openLog(t)
-	ctx := testCtx(t)
+	l := sinktest.OpenLog(t)
+	ctx := sinktest.Ctx(t)
 	recs := []eventlog.Record{
 		{Seq: 1, Type: "item.delta", Body: []byte(`{"event_id":"evt_1","time":"2026-11-23T10:00:00Z","source":"agent","type":"item.delta","data":{"delta":"a\u0000b"},"raw":null}`), Raw: []byte(`{"x":"\u0000"}`)},
 		{Seq: 2, Type: "agent.unparsed", Body: []byte(`not json`), Raw: []byte(`also not json`)},
@@ -411,8 +316,8 @@ func TestOddPayloads(t *testing.T) {
 	if err := l.CreateSession(ctx, eventlog.Session{ID: "odd", Info: []byte(`{"agent":"mock"}`)}, recs); err != nil {
 		t.Fatal(err)
 	}
-	s := startShipper(t, l, newSink(t, url), sink.Options{Cursor: sink.FileCursor{Path: filepath.Join(t.TempDir(), "c")}})
-	waitShipped(t, l, s)
+	s := sinktest.Start(t, l, newSink(t, url), sink.Options{Cursor: sink.FileCursor{Path: filepath.Join(t.TempDir(), "c")}})
+	sinktest.WaitAll(t, l, s)
 	conn := connect(t, url)
 	var delta, raw1, data2, raw2 string
 	if err := conn.QueryRow(ctx, `SELECT data->>'delta', raw::text FROM agentd.events WHERE sequence = 1`).Scan(&delta, &raw1); err != nil {
@@ -434,7 +339,7 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		t.Fatalf("Redact kept the password: %s", got)
 	}
 	s := newSink(t, url)
-	err := s.Ship(testCtx(t), sink.Batch{Events: []eventlog.Entry{{Pos: 1, SessionID: "x", Record: record("x", 1)}}})
+	err := s.Ship(sinktest.Ctx(t), sink.Batch{Events: []eventlog.Entry{{Pos: 1, SessionID: "x", Record: sinktest.Record("x", 1)}}})
 	if err == nil || strings.Contains(err.Error(), secret) {
 		t.Fatalf("Ship to a missing database: %v", err)
 	}
