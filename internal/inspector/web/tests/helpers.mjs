@@ -49,12 +49,16 @@ export async function agentdBinary(dir) {
 }
 
 /**
- * Runs `agentd server --no-token` on a free port with its data and file
- * root in dir; resolves once it logs the address it listens on.
+ * Runs `agentd server` on a free port with its data and file root in dir,
+ * without a token unless one is given; resolves once it logs the address
+ * it listens on.
  */
-export async function startDaemon(bin, dir, deadlineMs = 60_000) {
-  const child = spawn(bin, ["server", "--no-token", "--host", "127.0.0.1", "--port", "0", "--data-dir", join(dir, "data"), "--fs-root", dir], {
+export async function startDaemon(bin, dir, { token = "", deadlineMs = 60_000 } = {}) {
+  const auth = token ? [] : ["--no-token"];
+  const child = spawn(bin, ["server", ...auth, "--host", "127.0.0.1", "--port", "0", "--data-dir", join(dir, "data"), "--fs-root", dir], {
     stdio: ["ignore", "ignore", "pipe"],
+    // The token goes in the environment so it never shows in `ps`.
+    env: token ? { ...process.env, AGENTD_TOKEN: token } : process.env,
   });
   const exited = new Promise((res) => child.once("exit", res));
   const lines = [];

@@ -222,3 +222,38 @@ describe("inspector", { skip: skip || false }, () => {
     await shoot("home");
   });
 });
+
+describe("inspector with a token", { skip: skip || false }, () => {
+  let dir, daemon, browser, page;
+  const token = "s3cret-token";
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "inspector-token-"));
+    daemon = await startDaemon(await agentdBinary(dir), dir, { token });
+    browser = await startBrowser(dir);
+    page = await browser.context.newPage();
+    page.setDefaultTimeout(WAIT);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test("asks for the token when it has none", async () => {
+    await page.goto(`${daemon.url}/ui/`);
+    await page.waitForSelector(".connect .err >> text=token");
+    await page.fill("input[name=token]", token);
+    await page.click(".connect button[type=submit]");
+    await page.waitForSelector("[data-agent=mock] >> text=installed");
+  });
+
+  test("takes the token from the fragment and clears it from the address", async () => {
+    const fresh = await browser.context.newPage();
+    await fresh.goto(`${daemon.url}/ui/#token=${token}`);
+    await fresh.waitForSelector("[data-agent=mock] >> text=installed");
+    assert.ok(!fresh.url().includes(token), `the token stayed in the address: ${fresh.url()}`);
+    await fresh.close();
+  });
+});
