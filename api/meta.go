@@ -13,8 +13,44 @@ import (
 // HealthResponse is the health check's body.
 type HealthResponse struct {
 	Status string `json:"status" example:"ok"`
-	// Version is additive.
-	Version string `json:"version,omitempty" doc:"Additive: the daemon's version"`
+	// Version, Commit and BuildDate are additive.
+	Version   string `json:"version,omitempty" doc:"Additive: the daemon's version"`
+	Commit    string `json:"commit,omitempty" doc:"Additive: the git commit the daemon was built from"`
+	BuildDate string `json:"buildDate,omitempty" doc:"Additive: the time of that commit (RFC 3339)"`
+	// Sinks is additive.
+	Sinks []SinkHealth `json:"sinks,omitempty" doc:"Additive: the daemon's event sinks (--sink) and how far behind each is"`
+}
+
+// SinkHealth is the state of one event sink.
+type SinkHealth struct {
+	Name        string  `json:"name" doc:"The sink's id on this daemon, stable across restarts"`
+	Kind        string  `json:"kind" enum:"postgres,webhook"`
+	Destination string  `json:"destination" doc:"Where it ships, without password or query"`
+	Backlog     int64   `json:"backlog" doc:"Events stored locally and not shipped yet"`
+	LagSeconds  float64 `json:"lagSeconds" doc:"Age of the oldest event not shipped yet; 0 without a backlog"`
+	LastError   string  `json:"lastError,omitempty" doc:"The last failure, cleared by the next success"`
+	DeadLetters int64   `json:"deadLetters" doc:"Webhook events given up on and kept in the data dir"`
+}
+
+type healthSinksKey struct{}
+
+// WithHealthSinks has /v1/health report the sinks that report returns.
+// It travels in the health request's context so that Deps, shared with
+// every handler, need not know about sinks.
+func WithHealthSinks(h http.Handler, report func(context.Context) []SinkHealth) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/health" {
+			r = r.WithContext(context.WithValue(r.Context(), healthSinksKey{}, report))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func healthSinks(ctx context.Context) []SinkHealth {
+	if report, ok := ctx.Value(healthSinksKey{}).(func(context.Context) []SinkHealth); ok {
+		return report(ctx)
+	}
+	return nil
 }
 
 type healthOutput struct {
@@ -27,7 +63,9 @@ func (s *server) registerMeta(a huma.API) {
 		Summary: "Health Check", Description: "Returns the server health status. Needs no token.",
 		Security: []map[string][]string{},
 	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
-		return &healthOutput{Body: HealthResponse{Status: "ok", Version: Version}}, nil
+		b := Build()
+		return &healthOutput{Body: HealthResponse{Status: "ok", Version: b.Version, Commit: b.Commit, BuildDate: b.Date,
+			Sinks: healthSinks(ctx)}}, nil
 	})
 }
 

@@ -1095,6 +1095,12 @@ type FsWriteResponse struct {
 
 // HealthResponse defines model for HealthResponse.
 type HealthResponse struct {
+	// BuildDate Additive: the time of that commit (RFC 3339)
+	BuildDate *string `json:"buildDate,omitempty"`
+
+	// Commit Additive: the git commit the daemon was built from
+	Commit *string `json:"commit,omitempty"`
+
 	// Status Example: ok
 	Status string `json:"status"`
 

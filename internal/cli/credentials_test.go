@@ -22,9 +22,7 @@ func credentialEnv(t *testing.T, home string, set ...string) []string {
 }
 
 func TestCredentialsThroughBinary(t *testing.T) {
-	if agentdBin == "" {
-		t.Skip("binary not built under -short")
-	}
+	requireAgentdBin(t)
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, ".codex"), 0o700); err != nil {
 		t.Fatal(err)

@@ -1098,6 +1098,10 @@ export interface components {
             path: string;
         };
         HealthResponse: {
+            /** @description Additive: the time of that commit (RFC 3339) */
+            buildDate?: string;
+            /** @description Additive: the git commit the daemon was built from */
+            commit?: string;
             /** @example ok */
             status: string;
             /** @description Additive: the daemon's version */
