@@ -483,6 +483,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 		tr: NewTranslator(), waiters: map[string]func(response){}, out: make(chan []adapters.Event, 256),
 		readerDone: make(chan struct{}), done: make(chan struct{}),
 	}
+	s.tr.acceptEdits = req.PermissionMode == "acceptEdits"
 	go s.read()
 	go s.deliver()
 	go s.unblockReader()

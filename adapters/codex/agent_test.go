@@ -581,6 +581,41 @@ func TestRealCodex(t *testing.T) {
 		writeGolden(t, "file_edit_decline", evs)
 	})
 
+	// acceptEdits: file changes are approved without asking; Codex makes
+	// the change.
+	t.Run("accept_edits", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("ae", engine.CreateRequest{PermissionMode: "acceptEdits"})
+		h.send(s, "SCN:file_edit Create hello.txt.")
+		h.turnEnded("ae", 0)
+		if b, err := os.ReadFile(filepath.Join(h.work, "hello.txt")); err != nil || string(b) != "hello from fake model\n" {
+			t.Errorf("hello.txt: %q %v", b, err)
+		}
+		for _, e := range h.events("ae") {
+			if e.Type == schema.EventPermissionRequested {
+				t.Errorf("file change asked for in acceptEdits: %s", e.Data)
+			}
+		}
+	})
+
+	// bypass: Codex never asks (approval policy never, no sandbox).
+	t.Run("bypass", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := h.create("by", engine.CreateRequest{PermissionMode: "bypass"})
+		h.send(s, "SCN:tool_bash Run a command.")
+		h.turnEnded("by", 0)
+		if out, err := os.ReadFile(filepath.Join(h.work, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
+			t.Errorf("tool_out.txt: %q %v", out, err)
+		}
+		for _, e := range h.events("by") {
+			if e.Type == schema.EventPermissionRequested {
+				t.Errorf("asked in bypass: %s", e.Data)
+			}
+		}
+	})
+
 	errorRun := func(t *testing.T, scenario, name string) []event {
 		h := newHarness(t)
 		s := h.create(name, engine.CreateRequest{})
@@ -735,34 +770,6 @@ func TestRealCodex(t *testing.T) {
 		writeGolden(t, "two_turns", evs)
 	})
 
-	t.Run("terminate", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		s := h.create("term", engine.CreateRequest{})
-		h.send(s, "SCN:text Hello.")
-		h.turnEnded("term", 0)
-		pgid := h.agent.last().Pid()
-		if groupProcesses(t, pgid) == 0 {
-			t.Fatal("the codex process is not running")
-		}
-		if err := s.Terminate(h.ctx); err != nil {
-			t.Fatal(err)
-		}
-		if n := groupProcesses(t, pgid); n != 0 {
-			t.Errorf("%d processes of the group left after terminate", n)
-		}
-		evs := h.events("term")
-		last := evs[len(evs)-1]
-		if last.Type != schema.EventSessionEnded || last.end.Reason != schema.EndTerminated || last.end.TerminatedBy != schema.ByDaemon {
-			t.Errorf("last event %s %s", last.Type, last.Data)
-		}
-		for _, e := range evs {
-			if e.Type == schema.EventError {
-				t.Errorf("error at terminate: %s", e.Data)
-			}
-		}
-	})
-
 	t.Run("crash", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
@@ -791,6 +798,8 @@ func TestRealCodex(t *testing.T) {
 		}
 	})
 
+	// resume: terminating a session stops its whole process group quietly;
+	// a new process continues the thread with its history.
 	t.Run("resume", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
@@ -799,11 +808,24 @@ func TestRealCodex(t *testing.T) {
 		h.turnEnded("first", 0)
 		native := *s.Info().NativeSessionID
 		pgid := h.agent.last().Pid()
+		if groupProcesses(t, pgid) == 0 {
+			t.Fatal("the codex process is not running")
+		}
 		if err := s.Terminate(h.ctx); err != nil {
 			t.Fatal(err)
 		}
 		if n := groupProcesses(t, pgid); n != 0 {
-			t.Errorf("%d processes left", n)
+			t.Errorf("%d processes of the group left after terminate", n)
+		}
+		evs := h.events("first")
+		if last := evs[len(evs)-1]; last.Type != schema.EventSessionEnded || last.end.Reason != schema.EndTerminated ||
+			last.end.TerminatedBy != schema.ByDaemon {
+			t.Errorf("last event %s %s", last.Type, last.Data)
+		}
+		for _, e := range evs {
+			if e.Type == schema.EventError {
+				t.Errorf("error at terminate: %s", e.Data)
+			}
 		}
 		// A new process continues the thread.
 		c := newCollector()
@@ -818,9 +840,8 @@ func TestRealCodex(t *testing.T) {
 		if err := resumed.Send(h.ctx, adapters.Message{Text: "SCN:text Continue."}); err != nil {
 			t.Fatal(err)
 		}
-		evs := c.waitTurn(t, h.ctx)
 		var text string
-		for _, ev := range evs {
+		for _, ev := range c.waitTurn(t, h.ctx) {
 			if ev.Type == schema.EventItemCompleted {
 				it := ev.Data.(schema.ItemEventData).Item
 				if *it.Role == schema.RoleAssistant && len(it.Content) > 0 {
@@ -958,5 +979,125 @@ func TestInfo(t *testing.T) {
 	info := a.Info(t.Context())
 	if !info.Installed || info.Path != bin || info.Version != "0.169.0" {
 		t.Errorf("info %+v", info)
+	}
+}
+
+// handshake is the start of a scripted app-server: it answers initialize
+// and thread/start (ids 1 and 2, as the session numbers them).
+const handshake = `read l; echo '{"id":1,"result":{}}'
+read l
+read l; echo '{"id":2,"result":{"thread":{"id":"th1"},"model":"m"}}'
+`
+
+func startScripted(t *testing.T, script string, opts ...Option) (*session, *collector) {
+	t.Helper()
+	a := New(append([]Option{WithResolver(fakeBinary(t, handshake+script)), WithHome(t.TempDir()), WithGrace(2 * time.Second)}, opts...)...)
+	c := newCollector()
+	s, err := a.Start(t.Context(), adapters.StartRequest{SessionID: "s", Directory: t.TempDir()}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+	return s.(*session), c
+}
+
+// TestHostileOutputThenExit: a 10 MB line, a non-UTF-8 line and a non-JSON
+// line each become agent.unparsed and reading goes on to the turn's end;
+// then the process dies on its own, which ends the session with an error
+// carrying its exit code and stderr, and nothing can be sent any more.
+func TestHostileOutputThenExit(t *testing.T) {
+	script := `read l; echo '{"id":3,"result":{"turn":{"id":"t1"}}}'
+echo '{"method":"turn/started","params":{"threadId":"th1","turn":{"id":"t1","status":"inProgress"}}}'
+head -c 10000000 /dev/zero | tr '\0' 'a'; echo
+printf '{"method":"some/thing","params":{"x":"\377\376"}}\n'
+printf 'plain text \377\n'
+echo '{"method":"turn/completed","params":{"threadId":"th1","turn":{"id":"t1","status":"completed"}}}'
+echo "fatal: the model exploded" >&2; echo "second line" >&2; exit 3`
+	s, c := startScripted(t, script, WithMaxLine(1<<20))
+	if s.NativeSessionID() != "th1" {
+		t.Errorf("native id %q", s.NativeSessionID())
+	}
+	if err := s.Send(t.Context(), adapters.Message{Text: "go"}); err != nil {
+		t.Fatal(err)
+	}
+	evs := c.waitFor(t, t.Context(), "session.ended", func(ev adapters.Event) bool { return ev.Type == schema.EventSessionEnded })
+	var unparsed []string
+	for _, ev := range evs {
+		if err := schema.PayloadMatches(ev.Type, ev.Data); err != nil {
+			t.Error(err)
+		}
+		if ev.Type == schema.EventAgentUnparsed {
+			unparsed = append(unparsed, ev.Data.(schema.AgentUnparsedData).Error)
+			if !json.Valid(ev.Raw) || len(ev.Raw) > 4096 {
+				t.Errorf("raw of an unparsed line: %d bytes, valid %v", len(ev.Raw), json.Valid(ev.Raw))
+			}
+		}
+	}
+	if len(unparsed) != 3 || !strings.Contains(unparsed[0], "longer than 1048576") ||
+		!strings.Contains(unparsed[1], `"some/thing"`) || unparsed[2] != "not JSON" {
+		t.Errorf("unparsed %q", unparsed)
+	}
+	n := len(evs)
+	if evs[n-3].Type != schema.EventTurnEnded || evs[n-2].Type != schema.EventError || !evs[n-2].Synthetic {
+		t.Fatalf("the end: %+v %+v", evs[n-3], evs[n-2])
+	}
+	if d := evs[n-2].Data.(schema.ErrorData); *d.Code != "process_exit" || !strings.Contains(d.Message, "exit code 3") {
+		t.Errorf("error %+v", d)
+	}
+	end := evs[n-1].Data.(schema.SessionEndedData)
+	if end.Reason != schema.EndError || end.TerminatedBy != schema.ByAgent || *end.ExitCode != 3 || end.Stderr == nil ||
+		!strings.Contains(*end.Stderr.Head, "fatal: the model exploded\nsecond line") || !evs[n-1].Synthetic {
+		t.Errorf("session.ended %+v stderr %+v", end, end.Stderr)
+	}
+	err := s.Send(t.Context(), adapters.Message{Text: "again"})
+	if e, ok := apierr.As(err); !ok || e.Kind != apierr.AgentProcessExited {
+		t.Errorf("send after the exit: %v", err)
+	}
+}
+
+// TestTurnRefused: Codex's JSON-RPC error to turn/start is the error Send
+// returns, and the session can start the next turn.
+func TestTurnRefused(t *testing.T) {
+	script := `read l; echo '{"id":3,"error":{"code":-32600,"message":"no such thread"}}'
+read l; echo '{"id":4,"result":{"turn":{"id":"t2"}}}'
+while read l; do :; done`
+	s, _ := startScripted(t, script)
+	err := s.Send(t.Context(), adapters.Message{Text: "go"})
+	if err == nil || !strings.Contains(err.Error(), "no such thread") {
+		t.Errorf("send refused: %v", err)
+	}
+	if err := s.Send(t.Context(), adapters.Message{Text: "again"}); err != nil {
+		t.Errorf("send after a refusal: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.busy || s.turnID != "t2" {
+		t.Errorf("busy %v turn %q", s.busy, s.turnID)
+	}
+}
+
+// TestStopIsQuiet: stopping the session reports nothing, and replies to
+// unknown requests are refused.
+func TestStopIsQuiet(t *testing.T) {
+	s, c := startScripted(t, `while read l; do :; done; exit 0`)
+	if err := s.ReplyPermission(t.Context(), adapters.PermissionRequest{ID: "0"}, adapters.ReplyOnce); err == nil {
+		t.Error("reply to an unknown permission accepted")
+	}
+	if err := s.ReplyQuestion(t.Context(), adapters.QuestionRequest{ID: "0"}, nil); err == nil {
+		t.Error("reply to an unknown question accepted")
+	}
+	if err := s.Interrupt(t.Context()); err != nil {
+		t.Errorf("interrupt while idle: %v", err)
+	}
+	if err := s.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(t.Context()); err != nil {
+		t.Fatalf("second stop: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.events) != 0 {
+		t.Errorf("events after stop: %+v", c.events)
 	}
 }

@@ -26,7 +26,9 @@ import (
 //     item/commandExecution/requestApproval and
 //     item/fileChange/requestApproval → permission.requested (action
 //     commandExecution / fileChange, metadata with the command or the
-//     changed files); item/tool/requestUserInput → question.requested;
+//     changed files; in the acceptEdits mode file changes are approved
+//     for the session without asking); item/tool/requestUserInput →
+//     question.requested;
 //     anything else → agent.unparsed plus a JSON-RPC error reply, so Codex
 //     does not wait forever. serverRequest/resolved for a request still
 //     pending (Codex withdrew it) resolves it as rejected.
@@ -70,6 +72,9 @@ type Translator struct {
 	changes map[string][]fileChange // file changes of open fileChange items, for their approval requests
 	fx      effects
 	unknown int // for ids of items without one
+	// acceptEdits: file changes are approved for the session without
+	// asking (the acceptEdits permission mode).
+	acceptEdits bool
 }
 
 // NewTranslator returns a translator for one session.
@@ -830,6 +835,10 @@ func (t *Translator) serverRequest(env *envelope) []adapters.Event {
 		kind := "commandExecution"
 		if env.Method == "item/fileChange/requestApproval" {
 			kind = "fileChange"
+			if t.acceptEdits {
+				t.fx.replies = append(t.fx.replies, resultReply(env.ID, map[string]string{"decision": decisionAcceptForSession}))
+				return nil
+			}
 		}
 		meta := permissionMetadata{CodexRequestKind: kind, CodexRequestID: env.ID, ThreadID: p.ThreadID, TurnID: p.TurnID,
 			ItemID: p.ItemID, Command: p.Command, Cwd: p.Cwd, Reason: p.Reason, GrantRoot: p.GrantRoot,

@@ -489,3 +489,21 @@ func checkItemOrder(t testing.TB, evs []event) {
 		}
 	}
 }
+
+// TestAcceptEdits: in the acceptEdits mode a file change is approved for
+// the session without a permission event; commands are still asked for.
+func TestAcceptEdits(t *testing.T) {
+	tr := NewTranslator()
+	tr.acceptEdits = true
+	if evs := tr.Line([]byte(`{"method":"item/fileChange/requestApproval","id":3,"params":{"itemId":"c"}}`)); len(evs) != 0 {
+		t.Errorf("events %+v", evs)
+	}
+	fx := tr.takeEffects()
+	if len(fx.replies) != 1 || string(fx.replies[0]) != `{"id":3,"result":{"decision":"acceptForSession"}}` {
+		t.Errorf("replies %q", fx.replies)
+	}
+	evs := tr.Line([]byte(`{"method":"item/commandExecution/requestApproval","id":4,"params":{"itemId":"d","command":"ls"}}`))
+	if len(evs) != 1 || evs[0].Type != schema.EventPermissionRequested {
+		t.Errorf("command approval %+v", evs)
+	}
+}
