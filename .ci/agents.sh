@@ -13,6 +13,7 @@ agents=(
 	"@anthropic-ai/claude-code-linux-x64@2.1.330 @anthropic-ai/claude-code-linux-x64/claude"
 	"@openai/codex@0.169.0-linux-x64 @openai/codex/vendor/x86_64-unknown-linux-musl/bin/codex"
 	"opencode-linux-x64@1.18.34 opencode-linux-x64/bin/opencode"
+	"@ampcode/cli-linux-x64@0.0.1790142911-g7618fb @ampcode/cli-linux-x64/amp"
 )
 
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
