@@ -40,10 +40,8 @@ type threadStarted struct {
 
 // threadResult is the result of thread/start and thread/resume.
 type threadResult struct {
-	Thread         thread          `json:"thread"`
-	Model          string          `json:"model"`
-	ApprovalPolicy json.RawMessage `json:"approvalPolicy"`
-	Sandbox        json.RawMessage `json:"sandbox"`
+	Thread thread `json:"thread"`
+	Model  string `json:"model"`
 }
 
 type turn struct {
@@ -60,8 +58,7 @@ type turnError struct {
 }
 
 type turnParams struct {
-	ThreadID string `json:"threadId"`
-	Turn     turn   `json:"turn"`
+	Turn turn `json:"turn"`
 }
 
 // turnResult is the result of turn/start.
@@ -70,9 +67,7 @@ type turnResult struct {
 }
 
 type itemParams struct {
-	ThreadID string          `json:"threadId"`
-	TurnID   string          `json:"turnId"`
-	Item     json.RawMessage `json:"item"`
+	Item json.RawMessage `json:"item"`
 }
 
 // item is a ThreadItem; which fields are set depends on its type.
@@ -92,7 +87,6 @@ type item struct {
 	AggregatedOutput *string         `json:"aggregatedOutput"`
 	ExitCode         *int64          `json:"exitCode"`
 	DurationMS       json.RawMessage `json:"durationMs"`
-	CommandActions   json.RawMessage `json:"commandActions"`
 	// fileChange
 	Changes []fileChange `json:"changes"`
 	// mcpToolCall
@@ -121,7 +115,6 @@ type userInput struct {
 	Text string `json:"text"`
 	URL  string `json:"url"`
 	Path string `json:"path"`
-	Name string `json:"name"`
 }
 
 type deltaParams struct {
@@ -134,12 +127,9 @@ type deltaParams struct {
 type errorParams struct {
 	Error     turnError `json:"error"`
 	WillRetry bool      `json:"willRetry"`
-	ThreadID  string    `json:"threadId"`
-	TurnID    string    `json:"turnId"`
 }
 
 type tokenUsageParams struct {
-	TurnID     string `json:"turnId"`
 	TokenUsage struct {
 		Last               tokenCounts     `json:"last"`
 		ModelContextWindow json.RawMessage `json:"modelContextWindow"`
@@ -165,8 +155,7 @@ func (c *tokenCounts) add(o tokenCounts) {
 }
 
 type planParams struct {
-	Explanation *string         `json:"explanation"`
-	Plan        json.RawMessage `json:"plan"`
+	Plan json.RawMessage `json:"plan"`
 }
 
 type resolvedParams struct {
@@ -187,12 +176,8 @@ type approvalParams struct {
 }
 
 type userInputParams struct {
-	ThreadID  string `json:"threadId"`
-	TurnID    string `json:"turnId"`
-	ItemID    string `json:"itemId"`
 	Questions []struct {
 		ID       string `json:"id"`
-		Header   string `json:"header"`
 		Question string `json:"question"`
 		Options  []struct {
 			Label string `json:"label"`
