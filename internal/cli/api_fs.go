@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,6 +46,19 @@ func (t *fsTarget) addSessionFlag(cmd *cobra.Command) {
 
 // session is the session query parameter: absent when not given.
 func (t fsTarget) session() *string { return optional(t.Session) }
+
+// shortTime shows an RFC 3339 time of the daemon in local time, to the
+// second; "-" when there is none.
+func shortTime(rfc3339 *string) string {
+	if rfc3339 == nil {
+		return "-"
+	}
+	t, err := time.Parse(time.RFC3339Nano, *rfc3339)
+	if err != nil {
+		return *rfc3339
+	}
+	return t.Local().Format(time.DateTime)
+}
 
 // optional is nil for an empty string, so an unset flag is not sent.
 func optional(s string) *string {
@@ -142,7 +156,7 @@ func runAPIFsStat(ctx context.Context, opts *apiFsStatOptions) error {
 		return opts.printJSON(res.Body)
 	}
 	s := res.JSON200
-	_, err = fmt.Fprintf(opts.Out, "path:      %s\ntype:      %s\nsize:      %d\nmodified:  %s\n", s.Path, s.EntryType, s.Size, deref(s.Modified, "-"))
+	_, err = fmt.Fprintf(opts.Out, "path:      %s\ntype:      %s\nsize:      %d\nmodified:  %s\n", s.Path, s.EntryType, s.Size, shortTime(s.Modified))
 	return err
 }
 
