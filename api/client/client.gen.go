@@ -613,6 +613,24 @@ func (e SessionEndReason) Valid() bool {
 	}
 }
 
+// Defines values for SinkHealthKind.
+const (
+	SinkHealthKindPostgres SinkHealthKind = "postgres"
+	SinkHealthKindWebhook  SinkHealthKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the SinkHealthKind enum.
+func (e SinkHealthKind) Valid() bool {
+	switch e {
+	case SinkHealthKindPostgres:
+		return true
+	case SinkHealthKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TerminalStatus.
 const (
 	TerminalStatusExited  TerminalStatus = "exited"
@@ -1101,6 +1119,9 @@ type HealthResponse struct {
 	// Commit Additive: the git commit the daemon was built from
 	Commit *string `json:"commit,omitempty"`
 
+	// Sinks Additive: the daemon's event sinks (--sink) and how far behind each is
+	Sinks *[]SinkHealth `json:"sinks,omitempty"`
+
 	// Status Example: ok
 	Status string `json:"status"`
 
@@ -1435,6 +1456,31 @@ type SessionListResponse struct {
 type SessionStartedData struct {
 	Metadata interface{} `json:"metadata"`
 }
+
+// SinkHealth defines model for SinkHealth.
+type SinkHealth struct {
+	// Backlog Events stored locally and not shipped yet
+	Backlog int64 `json:"backlog"`
+
+	// DeadLetters Webhook events given up on and kept in the data dir
+	DeadLetters int64 `json:"deadLetters"`
+
+	// Destination Where it ships, without password or query
+	Destination string         `json:"destination"`
+	Kind        SinkHealthKind `json:"kind"`
+
+	// LagSeconds Age of the oldest event not shipped yet; 0 without a backlog
+	LagSeconds float64 `json:"lagSeconds"`
+
+	// LastError The last failure, cleared by the next success
+	LastError *string `json:"lastError,omitempty"`
+
+	// Name The sink's id on this daemon, stable across restarts
+	Name string `json:"name"`
+}
+
+// SinkHealthKind defines model for SinkHealth.Kind.
+type SinkHealthKind string
 
 // SkillSource defines model for SkillSource.
 type SkillSource struct {

@@ -39,6 +39,7 @@ type serverOptions struct {
 	DataDir         string
 	ShutdownGrace   time.Duration
 	FS              workspace.Options
+	Sinks           sinkOptions
 	// ready, when set, receives the address the server listens on (tests).
 	ready func(addr string)
 }
@@ -81,6 +82,7 @@ func newServerCmd(streams IO, runF func(context.Context, *serverOptions) error) 
 	f.IntVar(&opts.FS.MaxArchiveEntries, "fs-max-archive-entries", workspace.DefaultMaxArchiveEntries, "most entries a directory download may hold")
 	f.IntVar(&opts.FS.MaxWatchEntries, "fs-max-watch-entries", workspace.DefaultMaxWatchEntries, "most entries under a watched directory")
 	f.DurationVar(&opts.FS.WatchInterval, "fs-watch-interval", workspace.DefaultWatchInterval, "how often a watched directory is compared")
+	opts.Sinks.register(f)
 	return cmd
 }
 
@@ -118,6 +120,11 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		return err
 	}
 	defer log.Close()
+	sinks, err := startSinks(ctx, opts.Sinks, opts.DataDir, log, logger)
+	if err != nil {
+		return err
+	}
+	defer sinks.Stop(opts.ShutdownGrace) // before log.Close; idempotent
 	inst, err := install.New(install.Config{DataDir: opts.DataDir})
 	if err != nil {
 		return err
@@ -148,6 +155,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		CORS: api.CORSConfig{AllowOrigins: opts.CORSOrigins, AllowMethods: opts.CORSMethods,
 			AllowHeaders: opts.CORSHeaders, AllowCredentials: opts.CORSCredentials},
 	})
+	handler = api.WithHealthSinks(handler, sinkHealth(sinks))
 	ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -168,6 +176,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	close(done) // ends open event streams, which would otherwise hold Shutdown
 	shutdown(logger, srv, manager, opts.ShutdownGrace)
 	stopSandbox(processes, terminals, opts.ShutdownGrace)
+	sinks.Stop(opts.ShutdownGrace) // ships the sessions' last events
 	if err := log.Close(); err != nil {
 		return fmt.Errorf("close event log: %w", err)
 	}

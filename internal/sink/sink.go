@@ -52,6 +52,8 @@ type deadLetterer interface {
 type Options struct {
 	// Name identifies the sink in health output and names its cursor.
 	Name string
+	// Destination says where the sink ships, without secrets.
+	Destination string
 	// Cursor keeps the shipped position (required; see FileCursor).
 	Cursor Cursor
 	// BatchSize caps events per batch (default 500).
@@ -69,6 +71,7 @@ type Options struct {
 type Status struct {
 	Name        string
 	Kind        string
+	Destination string
 	Shipped     int64   // log position of the last shipped event
 	Backlog     int64   // events committed locally and not yet shipped
 	LagSeconds  float64 // age of the oldest unshipped event
@@ -268,7 +271,7 @@ func (s *Shipper) WaitShipped(ctx context.Context, pos int64) error {
 // Status reports the backlog and lag as of now.
 func (s *Shipper) Status(ctx context.Context) Status {
 	s.mu.Lock()
-	st := Status{Name: s.opts.Name, Kind: s.dst.Kind(), Shipped: s.shipped, LastError: s.lastError}
+	st := Status{Name: s.opts.Name, Kind: s.dst.Kind(), Destination: s.opts.Destination, Shipped: s.shipped, LastError: s.lastError}
 	s.mu.Unlock()
 	if d, ok := s.dst.(deadLetterer); ok {
 		st.DeadLetters = d.DeadLetters()

@@ -1102,6 +1102,8 @@ export interface components {
             buildDate?: string;
             /** @description Additive: the git commit the daemon was built from */
             commit?: string;
+            /** @description Additive: the daemon's event sinks (--sink) and how far behind each is */
+            sinks?: components["schemas"]["SinkHealth"][] | null;
             /** @example ok */
             status: string;
             /** @description Additive: the daemon's version */
@@ -1389,6 +1391,31 @@ export interface components {
         };
         SessionStartedData: {
             metadata: unknown;
+        };
+        SinkHealth: {
+            /**
+             * Format: int64
+             * @description Events stored locally and not shipped yet
+             */
+            backlog: number;
+            /**
+             * Format: int64
+             * @description Webhook events given up on and kept in the data dir
+             */
+            deadLetters: number;
+            /** @description Where it ships, without password or query */
+            destination: string;
+            /** @enum {string} */
+            kind: "postgres" | "webhook";
+            /**
+             * Format: double
+             * @description Age of the oldest event not shipped yet; 0 without a backlog
+             */
+            lagSeconds: number;
+            /** @description The last failure, cleared by the next success */
+            lastError?: string;
+            /** @description The sink's id on this daemon, stable across restarts */
+            name: string;
         };
         SkillSource: {
             ref?: string;
