@@ -1,0 +1,420 @@
+// Package opencode runs OpenCode as an agentd agent.
+//
+// Process model: one `opencode serve` per Agent (per daemon), on a free
+// loopback port with a random password, started through agentproc on first
+// use and shared by every session. One server serves any number of working
+// directories (each request names its directory), so one is enough. Its
+// config, data and caches live under a state directory the adapter owns
+// (XDG_CONFIG_HOME, XDG_DATA_HOME, … point there): the global
+// opencode.json there holds the provider the Agent was given and
+// permissions that ask. Start-up does not wait on the network: the
+// models.dev fetch, default plugins, LSP downloads and autoupdate are
+// disabled by environment.
+//
+// Each session is one OpenCode session (POST /session, with an allow-all
+// permission ruleset in bypass mode). Prompts go to prompt_async; events
+// come from the server's one /global/event stream, routed by session id to
+// each session's Translator (translate.go) through a mailbox, so that one
+// slow session never holds up another. Turns are serialised: a message sent
+// while a turn runs is queued and posted when the turn's session.idle is
+// read. Interrupt is POST /session/{id}/abort.
+//
+// If the server dies, every session on it ends with an error that says so;
+// the next session starts a new server. Stop of one session never touches
+// the server; Close stops it (its whole process group).
+package opencode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/agentproc"
+	"github.com/agentd-dev/agentd/internal/apierr"
+)
+
+// Agent is the OpenCode agent.
+type Agent struct {
+	resolve  func(context.Context) (string, error)
+	stateDir string
+	env      []string
+	grace    time.Duration
+	provider *Provider
+
+	mu   sync.Mutex // guards inst and serializes starts
+	inst *instance
+
+	versionMu sync.Mutex
+	versions  map[string]string
+}
+
+var _ adapters.Agent = (*Agent)(nil)
+
+// Provider is an OpenAI-compatible model provider written into the
+// server's config (e.g. a gateway, or the fake model in tests).
+type Provider struct {
+	ID      string   // provider id; models are addressed as ID/model
+	BaseURL string   // Chat Completions base URL, e.g. http://host/v1
+	APIKey  string   // optional
+	Models  []string // the first is the default model
+}
+
+// Option configures an Agent.
+type Option func(*Agent)
+
+// WithResolver sets how the binary is found; it returns the path or an
+// error (wrapping adapters.ErrNotInstalled when there is none).
+func WithResolver(f func(ctx context.Context) (string, error)) Option {
+	return func(a *Agent) { a.resolve = f }
+}
+
+// WithStateDir sets the directory holding the server's config, data
+// (its session database, so sessions survive a restart) and caches.
+func WithStateDir(dir string) Option { return func(a *Agent) { a.stateDir = dir } }
+
+// WithProvider configures an OpenAI-compatible provider and makes its
+// first model the default.
+func WithProvider(p Provider) Option { return func(a *Agent) { a.provider = &p } }
+
+// WithEnv adds or overrides environment variables ("KEY=value") of the server.
+func WithEnv(kv ...string) Option { return func(a *Agent) { a.env = append(a.env, kv...) } }
+
+// WithGrace sets how long stopping the server waits after SIGTERM.
+func WithGrace(d time.Duration) Option { return func(a *Agent) { a.grace = d } }
+
+// New returns the OpenCode agent.
+func New(opts ...Option) *Agent {
+	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, versions: map[string]string{}}
+	for _, o := range opts {
+		o(a)
+	}
+	if a.stateDir == "" {
+		a.stateDir = defaultStateDir()
+	}
+	return a
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "agentd", "opencode")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "agentd", "opencode")
+	}
+	return filepath.Join(os.TempDir(), "agentd-opencode")
+}
+
+func (*Agent) ID() string { return "opencode" }
+
+// DefaultResolver finds the binary: $AGENTD_OPENCODE_BIN, then `opencode`
+// on PATH, then agentd's npm cache
+// (~/.cache/agentd/npm/node_modules/opencode-<os>-<arch>/bin/opencode).
+func DefaultResolver(context.Context) (string, error) {
+	if p := os.Getenv("AGENTD_OPENCODE_BIN"); p != "" {
+		if executable(p) {
+			return p, nil
+		}
+		return "", fmt.Errorf("%w: AGENTD_OPENCODE_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			continue
+		}
+		if p := filepath.Join(dir, "opencode"); executable(p) {
+			return p, nil
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "opencode-"+platform(), "bin", "opencode")
+		if executable(p) {
+			return p, nil
+		}
+	}
+	return "", adapters.ErrNotInstalled
+}
+
+func executable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// platform names the OS and CPU the way OpenCode's npm packages do.
+func platform() string {
+	arch := runtime.GOARCH
+	if arch == "amd64" {
+		arch = "x64"
+	}
+	return runtime.GOOS + "-" + arch
+}
+
+// Info reports install state and the capabilities agentd publishes for
+// OpenCode. Models are those of the configured provider; asking the server
+// would start it.
+func (a *Agent) Info(ctx context.Context) adapters.Info {
+	build := adapters.Mode{ID: "build", Name: "Build", Description: "Default build mode"}
+	info := adapters.Info{
+		Runnable: true,
+		Capabilities: adapters.Capabilities{Permissions: true, Questions: true, ToolCalls: true, ToolResults: true,
+			TextMessages: true, Images: true, FileAttachments: true, SessionLifecycle: true, ErrorEvents: true,
+			Reasoning: true, Status: true, CommandExecution: true, FileChanges: true, McpTools: true,
+			StreamingDeltas: true, ItemStarted: true, Variants: true, SharedProcess: true},
+		Modes: []adapters.Mode{build, {ID: "plan", Name: "Plan", Description: "Planning mode"},
+			{ID: "custom", Name: "Custom", Description: "Any user-defined OpenCode agent name"}},
+		AnyMode:         true,
+		PermissionModes: map[string]string{"default": "default", "bypass": "bypass", "acceptEdits": "default"},
+		NativeTurns:     true, // the adapter opens a turn when it posts the prompt
+		Resumable:       true,
+	}
+	if p := a.provider; p != nil {
+		for _, m := range p.Models {
+			info.Models = append(info.Models, adapters.Model{ID: p.ID + "/" + m, Name: m})
+		}
+		if len(info.Models) > 0 {
+			info.DefaultModel = info.Models[0].ID
+			info.CredentialsAvailable = true
+		}
+	}
+	if !info.CredentialsAvailable {
+		info.CredentialsAvailable = a.credentialsAvailable()
+	}
+	path, err := a.resolve(ctx)
+	if err != nil {
+		return info
+	}
+	info.Installed, info.Path = true, path
+	info.Version = a.version(ctx, path)
+	return info
+}
+
+// credentialsAvailable: a provider key OpenCode reads from the environment.
+func (a *Agent) credentialsAvailable() bool {
+	for _, kv := range a.environ("") {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasSuffix(k, "_API_KEY") && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Agent) version(ctx context.Context, path string) string {
+	a.versionMu.Lock()
+	defer a.versionMu.Unlock()
+	if v, ok := a.versions[path]; ok {
+		return v
+	}
+	v := a.runVersion(ctx, path)
+	a.versions[path] = v
+	return v
+}
+
+// runVersion runs `opencode --version`, which prints the bare version.
+func (a *Agent) runVersion(ctx context.Context, path string) string {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
+		Env: a.environ("")}, agentproc.Options{Grace: time.Second})
+	if err != nil {
+		return ""
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+			proc.Stop(context.Background())
+		case <-stop:
+		}
+	}()
+	defer proc.Stdout.Close()
+	lr := agentproc.NewLineReader(proc.Stdout, 4096)
+	first := ""
+	for {
+		line, _, err := lr.Next()
+		if err != nil {
+			break
+		}
+		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
+			first = s
+		}
+	}
+	if !proc.Exit().Success() {
+		return ""
+	}
+	return first
+}
+
+// passed are the variables taken from the daemon's environment besides
+// *_API_KEY, OPENCODE_* and LC_*: what a shell and the tools need, and
+// proxy and CA settings needed to reach a provider.
+var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
+
+// environ builds the server's whole environment: nothing is inherited
+// implicitly. Values are never logged.
+func (a *Agent) environ(password string) []string {
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && (slices.Contains(passed, k) || strings.HasSuffix(k, "_API_KEY") ||
+			strings.HasPrefix(k, "OPENCODE_") || strings.HasPrefix(k, "LC_")) {
+			vars[k] = v
+		}
+	}
+	if vars["PATH"] == "" {
+		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+	}
+	for k, sub := range map[string]string{"XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "data",
+		"XDG_CACHE_HOME": "cache", "XDG_STATE_HOME": "state"} {
+		vars[k] = filepath.Join(a.stateDir, sub)
+	}
+	// Start-up must not wait on the network (models.dev, npm, updates).
+	for _, k := range []string{"OPENCODE_DISABLE_MODELS_FETCH", "OPENCODE_DISABLE_AUTOUPDATE",
+		"OPENCODE_DISABLE_LSP_DOWNLOAD", "OPENCODE_DISABLE_DEFAULT_PLUGINS", "OPENCODE_DISABLE_SHARE"} {
+		vars[k] = "1"
+	}
+	for _, kv := range a.env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	delete(vars, "OPENCODE_SERVER_PASSWORD")
+	if password != "" {
+		vars["OPENCODE_SERVER_PASSWORD"] = password
+	}
+	env := make([]string, 0, len(vars))
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	return env
+}
+
+// server returns the running server, starting one if there is none.
+func (a *Agent) server(ctx context.Context) (*instance, error) {
+	path, err := a.resolve(ctx)
+	if err != nil {
+		if errors.Is(err, adapters.ErrNotInstalled) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if in := a.inst; in != nil {
+		in.mu.Lock()
+		dead := in.dead
+		in.mu.Unlock()
+		if !dead {
+			return in, nil
+		}
+	}
+	if err := os.MkdirAll(a.stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("opencode: state dir: %w", err)
+	}
+	in, err := a.startInstance(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	a.inst = in
+	return in, nil
+}
+
+// ServerPid is the process id of the running server (0 if none), which
+// leads its own process group.
+func (a *Agent) ServerPid() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inst == nil {
+		return 0
+	}
+	return a.inst.proc.Pid()
+}
+
+// Close stops the server and its whole process group. Sessions still on it
+// are not told: the daemon ends them itself on shutdown.
+func (a *Agent) Close(ctx context.Context) error {
+	a.mu.Lock()
+	in := a.inst
+	a.inst = nil
+	a.mu.Unlock()
+	if in == nil {
+		return nil
+	}
+	in.mu.Lock()
+	in.closing = true
+	in.mu.Unlock()
+	in.proc.Stop(ctx)
+	select {
+	case <-in.streamDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Start creates an OpenCode session on the shared server.
+func (a *Agent) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
+	dir := req.Directory
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("opencode: working directory: %w", err)
+		}
+		dir = wd
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	}
+	in, err := a.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{}
+	if req.PermissionMode == "bypass" {
+		body["permission"] = []map[string]string{{"permission": "*", "pattern": "*", "action": "allow"}}
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := in.call(ctx, "POST", "/session", dir, body, &created); err != nil {
+		return nil, err
+	}
+	if created.ID == "" {
+		return nil, errors.New("opencode: POST /session answered no session id")
+	}
+	return newSession(in, req, dir, created.ID, emit)
+}
+
+// Resume continues the OpenCode session nativeSessionID: sessions live in
+// the server's database, so the next prompt simply goes to it.
+func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSessionID string, emit adapters.Emitter) (adapters.Session, error) {
+	if nativeSessionID == "" {
+		return nil, errors.New("opencode: resume without a native session id")
+	}
+	dir := req.Directory
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("opencode: working directory: %w", err)
+		}
+		dir = wd
+	}
+	in, err := a.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.call(ctx, "GET", "/session/"+nativeSessionID, dir, nil, nil); err != nil {
+		return nil, fmt.Errorf("opencode: resume %s: %w", nativeSessionID, err)
+	}
+	return newSession(in, req, dir, nativeSessionID, emit)
+}
