@@ -385,10 +385,12 @@ func scrub(s string) string {
 		return "/tmp/…"
 	})
 }
+
 func TestRealCodex(t *testing.T) {
 	codexBinary(t)
 
-	t.Run("text", func(t *testing.T) {
+	// text, then thinking, in one session.
+	t.Run("text_thinking", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		s := h.create("text", engine.CreateRequest{})
@@ -409,16 +411,10 @@ func TestRealCodex(t *testing.T) {
 			t.Errorf("user items %q", u)
 		}
 		writeGolden(t, "text", evs)
-	})
 
-	t.Run("thinking", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		s := h.create("think", engine.CreateRequest{})
 		h.send(s, "SCN:thinking Think, then answer.")
-		h.turnEnded("think", 0)
-		evs := h.events("think")
-		checkItemOrder(t, evs)
+		end2 := h.turnEnded("text", end.Sequence)
+		evs = between(h.events("text"), end.Sequence, end2.Sequence)
 		var parts []string
 		var reasoningID string
 		for _, it := range completedItems(evs, schema.KindMessage) {
@@ -616,48 +612,40 @@ func TestRealCodex(t *testing.T) {
 		}
 	})
 
-	errorRun := func(t *testing.T, scenario, name string) []event {
+	// errors: a 500, then a 401, each reported once and ending its turn;
+	// the session stays usable.
+	t.Run("errors", func(t *testing.T) {
+		t.Parallel()
 		h := newHarness(t)
-		s := h.create(name, engine.CreateRequest{})
-		h.send(s, "SCN:"+scenario+" This will fail.")
-		end := h.turnEnded(name, 0)
-		if turnStatus(end) != "error" {
-			t.Errorf("turn.ended %s", end.Data)
-		}
-		evs := h.events(name)
-		var errs []event
-		for _, e := range evs {
-			if e.Type == schema.EventError {
-				errs = append(errs, e)
+		s := h.create("err", engine.CreateRequest{})
+		var from uint64
+		for _, c := range []struct{ scenario, code, contains string }{
+			{"error500", "internalServerError", ""},
+			{"error401", "httpConnectionFailed", "Incorrect API key provided (fake)."},
+		} {
+			h.send(s, "SCN:"+c.scenario+" This will fail.")
+			end := h.turnEnded("err", from)
+			if turnStatus(end) != "error" {
+				t.Errorf("turn.ended %s", end.Data)
 			}
+			evs := between(h.events("err"), from, end.Sequence)
+			var errs []schema.ErrorData
+			for _, e := range evs {
+				if e.Type == schema.EventError {
+					errs = append(errs, e.err)
+				}
+			}
+			if len(errs) != 1 || errs[0].Code == nil || *errs[0].Code != c.code || errs[0].Message == "" ||
+				!strings.Contains(errs[0].Message, c.contains) {
+				t.Errorf("%s: errors %+v", c.scenario, errs)
+			}
+			writeGolden(t, c.scenario, evs)
+			from = end.Sequence
 		}
-		if len(errs) != 1 {
-			t.Fatalf("%d error events", len(errs))
-		}
-		// The session stays usable.
 		h.send(s, "SCN:text And now?")
-		end2 := h.turnEnded(name, end.Sequence)
-		if turnStatus(end2) != "completed" || s.Info().Ended {
-			t.Errorf("turn after the error: %s", end2.Data)
-		}
-		writeGolden(t, name, evs)
-		return errs
-	}
-
-	t.Run("error500", func(t *testing.T) {
-		t.Parallel()
-		errs := errorRun(t, "error500", "error500")
-		if e := errs[0].err; e.Code == nil || *e.Code != "internalServerError" || e.Message == "" {
-			t.Errorf("error %s", errs[0].Data)
-		}
-	})
-
-	t.Run("error401", func(t *testing.T) {
-		t.Parallel()
-		errs := errorRun(t, "error401", "error401")
-		if e := errs[0].err; e.Code == nil || *e.Code != "httpConnectionFailed" ||
-			!strings.Contains(e.Message, "401") || !strings.Contains(e.Message, "Incorrect API key provided (fake).") {
-			t.Errorf("error %s", errs[0].Data)
+		end := h.turnEnded("err", from)
+		if turnStatus(end) != "completed" || s.Info().Ended {
+			t.Errorf("turn after the errors: %s", end.Data)
 		}
 	})
 
@@ -695,55 +683,51 @@ func TestRealCodex(t *testing.T) {
 		writeGolden(t, "interrupt", evs)
 	})
 
-	// ask runs the ask_question scenario in the plan agent mode, the only
-	// one in which Codex lets the model ask.
-	ask := func(t *testing.T, answer func(h *harness, s *engine.Session, q event)) (*harness, []event) {
-		h := newHarness(t)
-		s := h.create("ask", engine.CreateRequest{AgentMode: "plan"})
-		h.send(s, "SCN:ask_question Ask me something.")
-		q := h.waitFor("ask", 0, "question.requested", isType(schema.EventQuestionRequested))
-		if q.quest.Prompt != "Which colour should the widget be?" || strings.Join(q.quest.Options, ",") != "Red,Blue" {
-			t.Errorf("question %+v", q.quest)
-		}
-		answer(h, s, q)
-		end := h.turnEnded("ask", q.Sequence)
-		if turnStatus(end) != "completed" {
-			t.Errorf("turn.ended %s", end.Data)
-		}
-		evs := h.events("ask")
-		checkItemOrder(t, evs)
-		if u := userText(evs); len(u) != 1 || u[0] != planPrefix+"SCN:ask_question Ask me something." {
-			t.Errorf("user items %q", u)
-		}
-		return h, evs
-	}
-
+	// ask_question: answered in one turn, declined in the next.
 	t.Run("ask_question", func(t *testing.T) {
 		t.Parallel()
-		h, evs := ask(t, func(h *harness, s *engine.Session, q event) {
-			if err := s.ReplyQuestion(h.ctx, q.quest.QuestionID, [][]string{{"Red"}}); err != nil {
+		h := newHarness(t)
+		s := h.create("ask", engine.CreateRequest{AgentMode: "plan"})
+		var from uint64
+		for i, answer := range []func(q event) error{
+			func(q event) error { return s.ReplyQuestion(h.ctx, q.quest.QuestionID, [][]string{{"Red"}}) },
+			func(q event) error { return s.RejectQuestion(h.ctx, q.quest.QuestionID) },
+		} {
+			h.send(s, "SCN:ask_question Ask me something.")
+			q := h.waitFor("ask", from, "question.requested", isType(schema.EventQuestionRequested))
+			if q.quest.Prompt != "Which colour should the widget be?" || strings.Join(q.quest.Options, ",") != "Red,Blue" {
+				t.Errorf("question %+v", q.quest)
+			}
+			if err := answer(q); err != nil {
 				t.Fatal(err)
 			}
-		})
-		if trs := h.fake.ToolResults(); len(trs) != 1 || trs[0].Content != `{"answers":{"colour":{"answers":["Red"]}}}` {
-			t.Errorf("the answer did not reach the model: %+v", trs)
-		}
-		writeGolden(t, "ask_question", evs)
-	})
-
-	t.Run("ask_question_reject", func(t *testing.T) {
-		t.Parallel()
-		h, evs := ask(t, func(h *harness, s *engine.Session, q event) {
-			if err := s.RejectQuestion(h.ctx, q.quest.QuestionID); err != nil {
-				t.Fatal(err)
+			end := h.turnEnded("ask", q.Sequence)
+			if turnStatus(end) != "completed" {
+				t.Errorf("turn.ended %s", end.Data)
 			}
-		})
-		if trs := h.fake.ToolResults(); len(trs) != 1 || !strings.Contains(trs[0].Content, declineAnswer) {
-			t.Errorf("tool results that reached the model: %+v", trs)
+			evs := between(h.events("ask"), from, end.Sequence)
+			checkItemOrder(t, evs)
+			if u := userText(evs); len(u) != 1 || u[0] != planPrefix+"SCN:ask_question Ask me something." {
+				t.Errorf("user items %q", u)
+			}
+			trs := h.fake.ToolResults()
+			if i == 0 {
+				if len(trs) != 1 || trs[0].Content != `{"answers":{"colour":{"answers":["Red"]}}}` {
+					t.Errorf("the answer did not reach the model: %+v", trs)
+				}
+				writeGolden(t, "ask_question", evs)
+			} else {
+				if len(trs) != 2 || !strings.Contains(trs[1].Content, declineAnswer) {
+					t.Errorf("the refusal did not reach the model: %+v", trs)
+				}
+				writeGolden(t, "ask_question_reject", evs)
+			}
+			from = end.Sequence
 		}
-		writeGolden(t, "ask_question_reject", evs)
 	})
 
+	// two_turns_queued: the second message waits for the first turn; then
+	// the process is killed.
 	t.Run("two_turns_queued", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
@@ -768,24 +752,19 @@ func TestRealCodex(t *testing.T) {
 			t.Errorf("%d processes for one session", n)
 		}
 		writeGolden(t, "two_turns", evs)
-	})
 
-	t.Run("crash", func(t *testing.T) {
-		t.Parallel()
-		h := newHarness(t)
-		s := h.create("crash", engine.CreateRequest{})
-		h.send(s, "SCN:text Hello.")
-		end := h.turnEnded("crash", 0)
+		// The process dies: the session ends with a clear error, no
+		// process of its group is left, and nothing can be sent.
 		pid := h.agent.last().Pid()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		ended := h.waitFor("crash", end.Sequence, "session.ended", isType(schema.EventSessionEnded))
+		ended := h.waitFor("two", second.Sequence, "session.ended", isType(schema.EventSessionEnded))
 		if ended.end.Reason != schema.EndError || ended.end.TerminatedBy != schema.ByAgent || ended.end.Stderr == nil ||
 			ended.end.ExitCode == nil || ended.end.Message == nil || !strings.Contains(*ended.end.Message, "killed") || !ended.Synthetic {
 			t.Errorf("session.ended %s", ended.Data)
 		}
-		errs := between(h.events("crash"), end.Sequence, ended.Sequence)
+		errs := between(h.events("two"), second.Sequence, ended.Sequence)
 		if len(errs) != 2 || errs[0].Type != schema.EventError || errs[0].err.Code == nil || *errs[0].err.Code != "process_exit" {
 			t.Errorf("events before the end: %+v", errs)
 		}
