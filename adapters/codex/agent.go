@@ -761,7 +761,11 @@ func (s *session) Send(ctx context.Context, msg adapters.Message) error {
 	s.mu.Unlock()
 	res, err := s.request(ctx, "turn/start", s.turnParams(text))
 	if err != nil {
-		s.turnFailed()
+		// A caller that stopped waiting leaves the turn to Codex: it may
+		// well have started it, and turn/completed will say so.
+		if ctx.Err() == nil {
+			s.turnFailed()
+		}
 		return err
 	}
 	s.noteTurn(res)
