@@ -40,7 +40,8 @@ export type Entry =
   | QuestionEntry
   | { kind: "error"; key: string; data: ErrorData }
   | { kind: "unparsed"; key: string; error: string; location: string }
-  | { kind: "ended"; key: string; data: SessionEndedData };
+  | { kind: "ended"; key: string; data: SessionEndedData }
+  | { kind: "interrupted"; key: string };
 
 export type AddResult = "added" | "duplicate" | "gap";
 
@@ -87,6 +88,10 @@ export class Feed {
         return;
       case "turn.ended":
         this.turnOpen = false;
+        // Adapters mark a turn cut short by an interrupt in its metadata.
+        if ((ev.data.metadata as { status?: unknown } | null | undefined)?.status === "interrupted") {
+          this.entries.push({ kind: "interrupted", key });
+        }
         return;
       case "item.started":
       case "item.completed":

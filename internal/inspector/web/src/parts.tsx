@@ -36,6 +36,8 @@ export function EntryView(props: { entry: Entry; toolNames: Map<string, string>;
           </p>
         </div>
       );
+    case "interrupted":
+      return <div class="entry ended-entry">Turn interrupted</div>;
     case "ended":
       return (
         <div class="entry ended-entry">
@@ -97,13 +99,15 @@ function PartView({ part, toolNames }: { part: ContentPart; toolNames: Map<strin
       );
     case "json":
       return <pre class="json">{pretty(part.json)}</pre>;
-    case "tool_call":
+    case "tool_call": {
+      const command = commandOf(part.arguments);
       return (
         <div class="tool">
           <code class="tool-name">{part.name}</code>
-          <pre>{prettyJsonString(part.arguments)}</pre>
+          {command !== undefined ? <pre class="command">$ {command}</pre> : <pre>{prettyJsonString(part.arguments)}</pre>}
         </div>
       );
+    }
     case "tool_result":
       return (
         <div class="tool">
@@ -133,6 +137,19 @@ function PartView({ part, toolNames }: { part: ContentPart; toolNames: Map<strin
         </p>
       );
   }
+}
+
+/** The shell command of a command-execution tool call (Bash and the like), if it is one. */
+function commandOf(args: string): string | undefined {
+  try {
+    const v: unknown = JSON.parse(args);
+    if (v && typeof v === "object" && typeof (v as { command?: unknown }).command === "string") {
+      return (v as { command: string }).command;
+    }
+  } catch {
+    // Not JSON: shown as it is.
+  }
+  return undefined;
 }
 
 function Diff({ text }: { text: string }) {

@@ -62,14 +62,17 @@ test("permissions and questions resolve in place", () => {
   assert.equal(feed.entries[1].data.response, "Blue");
 });
 
-test("errors, unparsed output and the session's end are entries", () => {
+test("errors, unparsed output, interrupted turns and the session's end are entries", () => {
   seq = 0;
   const feed = new Feed();
   feed.add(ev("turn.started", { phase: "started" }));
   feed.add(ev("error", { message: "boom", code: "x", details: null }));
   feed.add(ev("agent.unparsed", { error: "bad", location: "stdout", raw_hash: null }));
+  feed.add(ev("turn.ended", { phase: "ended", metadata: { status: "interrupted" } }));
+  feed.add(ev("turn.started", { phase: "started" }));
+  feed.add(ev("turn.ended", { phase: "ended", metadata: { status: "completed" } }));
   feed.add(ev("session.ended", { reason: "terminated", terminated_by: "daemon" }));
-  assert.deepEqual(feed.entries.map((e) => e.kind), ["error", "unparsed", "ended"]);
+  assert.deepEqual(feed.entries.map((e) => e.kind), ["error", "unparsed", "interrupted", "ended"]);
   assert.equal(feed.turnOpen, false);
   assert.equal(feed.endedSeen, true);
 });

@@ -2,12 +2,12 @@
 // Every wait is on something observable (a DOM state or an event on the
 // daemon's stream), with generous deadlines for a loaded machine.
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { agentdBinary, artifacts, browserSkipReason, startBrowser, startDaemon } from "./helpers.mjs";
+import { agentdBinary, artifacts, browserSkipReason, startBrowser, startDaemon, webDir } from "./helpers.mjs";
 
 const WAIT = 60_000;
 const skip = browserSkipReason();
@@ -95,6 +95,12 @@ describe("inspector", { skip: skip || false }, () => {
     assert.deepEqual(got, want, "every event exactly once, in order");
     assert.deepEqual(want, want.map((_, i) => i + 1), "the daemon's sequences are 1..N");
   };
+
+  test("the daemon serves this build", async () => {
+    const served = await (await fetch(`${daemon.url}/ui/app.js`)).text();
+    const built = await readFile(join(webDir, "../dist/app.js"), "utf8");
+    assert.ok(served === built, "the agentd binary embeds another build of the inspector: rebuild it (go build ./cmd/agentd)");
+  });
 
   test("home lists agents and an empty session list", async () => {
     await page.goto(`${daemon.url}/ui/`);
@@ -212,7 +218,8 @@ describe("inspector", { skip: skip || false }, () => {
     await page.click("button:has-text('Interrupt'):not([disabled])");
     const turn = await ended;
     assert.ok((await events("chat")).length < start + 40, "the interrupted demo stopped early");
-    assert.ok(turn, "the turn ended");
+    assert.equal(turn.data.metadata?.status, "interrupted");
+    await page.waitForSelector(".ended-entry >> text=Turn interrupted");
     await page.click("button:has-text('Terminate')");
     await page.waitForSelector(".ended-entry >> text=terminated");
     await page.waitForSelector("textarea[name=message][disabled]");
