@@ -8,7 +8,7 @@ import createClient from "openapi-fetch";
 import type { Client } from "openapi-fetch";
 
 import { AgentdError } from "./errors.js";
-import { readSse } from "./sse.js";
+import { readSse, type SseMessage } from "./sse.js";
 import type { paths } from "./generated/openapi.js";
 import {
   TURN_PAUSE_EVENT_TYPES,
@@ -16,6 +16,36 @@ import {
   type AgentListResponse,
   type AgentModelsResponse,
   type AgentModesResponse,
+  type BinaryBody,
+  type BytesWrittenResponse,
+  type FsActionResponse,
+  type FsArchiveFormat,
+  type FsDeleteQuery,
+  type FsEntriesQuery,
+  type FsEntry,
+  type FsMoveRequest,
+  type FsMoveResponse,
+  type FsPathQuery,
+  type FsSessionQuery,
+  type FsStat,
+  type FsUploadBatchQuery,
+  type FsUploadBatchResponse,
+  type FsWatchEvent,
+  type FsWriteResponse,
+  type OutputStream,
+  type ProcessInfo,
+  type ProcessListResponse,
+  type ProcessOutputChunk,
+  type ProcessOutputEvent,
+  type ProcessOutputResponse,
+  type ProcessStartRequest,
+  type StreamErrorData,
+  type TerminalCreateRequest,
+  type TerminalInfo,
+  type TerminalListResponse,
+  type TerminalOutputChunk,
+  type TerminalOutputEvent,
+  type TerminalResizeRequest,
   type CreateSessionRequest,
   type CreateSessionResponse,
   type EventsResponse,
@@ -285,6 +315,311 @@ export class AgentdClient {
     );
   }
 
+  // ---- files ----------------------------------------------------------------
+  // Paths are absolute (inside the daemon's --fs-root) or relative: to the
+  // session's directory with `sessionId`, else to the root.
+
+  /** `GET /v1/fs/entries`: a directory's entries, sorted by name. */
+  async listFsEntries(query: FsEntriesQuery = {}, options?: RequestOptions): Promise<FsEntry[]> {
+    return this.result(await this.api.GET("/v1/fs/entries", { params: { query }, signal: options?.signal })) ?? [];
+  }
+
+  /** `GET /v1/fs/file`: the file's bytes. */
+  async readFsFile(query: FsPathQuery, options?: RequestOptions): Promise<Uint8Array> {
+    const data = this.result(
+      await this.api.GET("/v1/fs/file", { params: { query }, parseAs: "arrayBuffer", signal: options?.signal }),
+    );
+    return new Uint8Array(data as unknown as ArrayBuffer);
+  }
+
+  /** `PUT /v1/fs/file`: writes the bytes (creating parent directories); the file is replaced only once all arrived. */
+  async writeFsFile(query: FsPathQuery, body: BinaryBody, options?: RequestOptions): Promise<FsWriteResponse> {
+    return this.result(
+      await this.api.PUT("/v1/fs/file", { params: { query }, ...rawBody(body, "application/octet-stream"), signal: options?.signal }),
+    );
+  }
+
+  /** `DELETE /v1/fs/entry`: a file, a symlink or an empty directory; `recursive: true` for a tree. */
+  async deleteFsEntry(query: FsDeleteQuery, options?: RequestOptions): Promise<FsActionResponse> {
+    return this.result(await this.api.DELETE("/v1/fs/entry", { params: { query }, signal: options?.signal }));
+  }
+
+  /** `POST /v1/fs/mkdir`: creates the directory and its missing parents. */
+  async mkdirFs(query: FsPathQuery, options?: RequestOptions): Promise<FsActionResponse> {
+    return this.result(await this.api.POST("/v1/fs/mkdir", { params: { query }, signal: options?.signal }));
+  }
+
+  /** `POST /v1/fs/move`: an existing destination needs `overwrite: true`. */
+  async moveFs(request: FsMoveRequest, query: FsSessionQuery = {}, options?: RequestOptions): Promise<FsMoveResponse> {
+    return this.result(await this.api.POST("/v1/fs/move", { params: { query }, body: request, signal: options?.signal }));
+  }
+
+  /** `GET /v1/fs/stat` (follows symlinks inside the root). */
+  async statFs(query: FsPathQuery, options?: RequestOptions): Promise<FsStat> {
+    return this.result(await this.api.GET("/v1/fs/stat", { params: { query }, signal: options?.signal }));
+  }
+
+  /** `POST /v1/fs/upload-batch`: extracts a tar archive (plain or gzip-compressed) into `path`. */
+  async uploadFsBatch(body: BinaryBody, query: FsUploadBatchQuery = {}, options?: RequestOptions): Promise<FsUploadBatchResponse> {
+    return this.result(
+      await this.api.POST("/v1/fs/upload-batch", { params: { query }, ...rawBody(body, "application/x-tar"), signal: options?.signal }),
+    );
+  }
+
+  /**
+   * `GET /v1/fs/archive` (agentd addition): the directory as a tar.gz (default) or zip, as a
+   * Response whose body streams the archive.
+   */
+  async archiveFs(
+    query: { path?: string; format?: FsArchiveFormat; sessionId?: string } = {},
+    options?: RequestOptions,
+  ): Promise<Response> {
+    const { error, response } = await this.api.GET("/v1/fs/archive", { params: { query }, parseAs: "stream", signal: options?.signal });
+    if (!response.ok) throw AgentdError.fromResponse(response, error);
+    return response;
+  }
+
+  /**
+   * `GET /v1/fs/watch` (agentd addition): `ready` once the daemon took its snapshot, then one
+   * `change` per created, modified or deleted path below the directory, until `signal` aborts. The
+   * stream cannot be resumed: if it ends (the directory was removed, the daemon stopped) the
+   * iterator throws; list the directory again to catch up.
+   */
+  watchFs(
+    query: { path?: string; sessionId?: string } = {},
+    options: { signal?: AbortSignal; idleTimeoutMs?: number } = {},
+  ): AsyncGenerator<FsWatchEvent, void, undefined> {
+    return this.runStream<FsWatchEvent, string>({
+      signal: options.signal,
+      retry: false,
+      idleTimeoutMs: options.idleTimeoutMs,
+      cursor: undefined,
+      open: async (_cursor, signal) =>
+        streamBody(
+          await this.api.GET("/v1/fs/watch", {
+            params: { query },
+            headers: { Accept: "text/event-stream" },
+            parseAs: "stream",
+            signal,
+          }),
+        ),
+      parse: (msg) => {
+        if (msg.event === "error") throw streamFailure(msg);
+        if (msg.event !== "ready" && msg.event !== "change") return undefined;
+        return { item: { event: msg.event, data: parseJSON(msg.data) } as FsWatchEvent, cursor: msg.id };
+      },
+      stopAfter: () => false,
+      endOnCleanClose: () => false,
+      probeAfter: () => false,
+    });
+  }
+
+  // ---- processes (agentd addition) -----------------------------------------
+
+  /** `POST /v1/processes`: starts `argv` in a process group of its own and returns at once. */
+  async startProcess(request: ProcessStartRequest, options?: RequestOptions): Promise<ProcessInfo> {
+    return this.result(await this.api.POST("/v1/processes", { body: request, signal: options?.signal }));
+  }
+
+  /** `GET /v1/processes`: running processes and the exited ones still kept, newest first. */
+  async listProcesses(options?: RequestOptions): Promise<ProcessListResponse> {
+    return this.result(await this.api.GET("/v1/processes", { signal: options?.signal }));
+  }
+
+  /** `GET /v1/processes/{id}`. */
+  async getProcess(processId: string, options?: RequestOptions): Promise<ProcessInfo> {
+    return this.result(
+      await this.api.GET("/v1/processes/{process_id}", { params: { path: { process_id: processId } }, signal: options?.signal }),
+    );
+  }
+
+  /** `DELETE /v1/processes/{id}`: kills it if it runs, then forgets it and its logs. */
+  async deleteProcess(processId: string, options?: RequestOptions): Promise<ProcessInfo> {
+    return this.result(
+      await this.api.DELETE("/v1/processes/{process_id}", { params: { path: { process_id: processId } }, signal: options?.signal }),
+    );
+  }
+
+  /** `POST /v1/processes/{id}/kill`: SIGTERM to the group, SIGKILL after a grace period; returns the final state. */
+  async killProcess(processId: string, options?: RequestOptions): Promise<ProcessInfo> {
+    return this.result(
+      await this.api.POST("/v1/processes/{process_id}/kill", { params: { path: { process_id: processId } }, signal: options?.signal }),
+    );
+  }
+
+  /** `POST /v1/processes/{id}/signal`: `"SIGINT"`, `"INT"` or a number, to the whole group. */
+  async signalProcess(processId: string, signal: string, options?: RequestOptions): Promise<ProcessInfo> {
+    return this.result(
+      await this.api.POST("/v1/processes/{process_id}/signal", {
+        params: { path: { process_id: processId } },
+        body: { signal },
+        signal: options?.signal,
+      }),
+    );
+  }
+
+  /** `POST /v1/processes/{id}/stdin`: needs `stdin: true` at start; `close: true` closes stdin afterwards. */
+  async writeProcessStdin(
+    processId: string,
+    data: BinaryBody,
+    query: { close?: boolean } = {},
+    options?: RequestOptions,
+  ): Promise<BytesWrittenResponse> {
+    return this.result(
+      await this.api.POST("/v1/processes/{process_id}/stdin", {
+        params: { path: { process_id: processId }, query },
+        ...rawBody(data, "application/octet-stream"),
+        signal: options?.signal,
+      }),
+    );
+  }
+
+  /** `GET /v1/processes/{id}/output`: the newest output kept in memory; `encoding: "base64"` is exact. */
+  async getProcessOutput(
+    processId: string,
+    query: { encoding?: "utf8" | "base64" } = {},
+    options?: RequestOptions,
+  ): Promise<ProcessOutputResponse> {
+    return this.result(
+      await this.api.GET("/v1/processes/{process_id}/output", {
+        params: { path: { process_id: processId }, query },
+        signal: options?.signal,
+      }),
+    );
+  }
+
+  /** `GET /v1/processes/{id}/logs/{stream}`: the whole of one stream, byte for byte. */
+  async getProcessLog(processId: string, stream: OutputStream, options?: RequestOptions): Promise<Uint8Array> {
+    const data = this.result(
+      await this.api.GET("/v1/processes/{process_id}/logs/{stream}", {
+        params: { path: { process_id: processId, stream } },
+        parseAs: "arrayBuffer",
+        signal: options?.signal,
+      }),
+    );
+    return new Uint8Array(data as unknown as ArrayBuffer);
+  }
+
+  /**
+   * `GET /v1/processes/{id}/output/sse`: the output from the start (or after chunk `after`), then
+   * live, each chunk's bytes decoded; the last item is the `exit`. A dropped connection resumes
+   * with `Last-Event-ID`, so every chunk arrives once, in order.
+   */
+  followProcessOutput(
+    processId: string,
+    options: StreamOptions & { after?: number } = {},
+  ): AsyncGenerator<ProcessOutputEvent, void, undefined> {
+    return this.runStream<ProcessOutputEvent, string>({
+      ...followOptions(options),
+      open: async (cursor, signal) =>
+        streamBody(
+          await this.api.GET("/v1/processes/{process_id}/output/sse", {
+            params: {
+              path: { process_id: processId },
+              query: { after: options.after },
+              header: cursor !== undefined ? { "Last-Event-ID": cursor } : undefined,
+            },
+            headers: { Accept: "text/event-stream" },
+            parseAs: "stream",
+            signal,
+          }),
+        ),
+      parse: (msg) => {
+        if (msg.event === "output") {
+          const c = parseJSON<ProcessOutputChunk>(msg.data);
+          return { item: { event: "output", seq: c.seq, stream: c.stream, offset: c.offset, data: fromBase64(c.data) }, cursor: msg.id };
+        }
+        if (msg.event === "exit") return { item: { event: "exit", process: parseJSON<ProcessInfo>(msg.data) }, cursor: msg.id };
+        if (msg.event === "error") throw streamFailure(msg);
+        return undefined;
+      },
+    });
+  }
+
+  // ---- terminals (agentd addition) ------------------------------------------
+
+  /** `POST /v1/terminals`: a program (default: the daemon user's shell) on a new pseudo-terminal. */
+  async createTerminal(request: TerminalCreateRequest = {}, options?: RequestOptions): Promise<TerminalInfo> {
+    return this.result(await this.api.POST("/v1/terminals", { body: request, signal: options?.signal }));
+  }
+
+  /** `GET /v1/terminals`. */
+  async listTerminals(options?: RequestOptions): Promise<TerminalListResponse> {
+    return this.result(await this.api.GET("/v1/terminals", { signal: options?.signal }));
+  }
+
+  /** `GET /v1/terminals/{id}`. */
+  async getTerminal(terminalId: string, options?: RequestOptions): Promise<TerminalInfo> {
+    return this.result(
+      await this.api.GET("/v1/terminals/{terminal_id}", { params: { path: { terminal_id: terminalId } }, signal: options?.signal }),
+    );
+  }
+
+  /** `DELETE /v1/terminals/{id}`: hangs up, ends every process of the terminal's session, returns the final state. */
+  async closeTerminal(terminalId: string, options?: RequestOptions): Promise<TerminalInfo> {
+    return this.result(
+      await this.api.DELETE("/v1/terminals/{terminal_id}", { params: { path: { terminal_id: terminalId } }, signal: options?.signal }),
+    );
+  }
+
+  /** `POST /v1/terminals/{id}/resize`. */
+  async resizeTerminal(terminalId: string, size: TerminalResizeRequest, options?: RequestOptions): Promise<TerminalInfo> {
+    return this.result(
+      await this.api.POST("/v1/terminals/{terminal_id}/resize", {
+        params: { path: { terminal_id: terminalId } },
+        body: size,
+        signal: options?.signal,
+      }),
+    );
+  }
+
+  /** `POST /v1/terminals/{id}/input`: keystrokes, as if typed (at most 1 MiB). */
+  async writeTerminalInput(terminalId: string, data: BinaryBody, options?: RequestOptions): Promise<BytesWrittenResponse> {
+    return this.result(
+      await this.api.POST("/v1/terminals/{terminal_id}/input", {
+        params: { path: { terminal_id: terminalId } },
+        ...rawBody(data, "application/octet-stream"),
+        signal: options?.signal,
+      }),
+    );
+  }
+
+  /**
+   * `GET /v1/terminals/{id}/output/sse`: the output from the oldest byte the daemon holds (or
+   * from byte `offset`), then live; the last item is the `exit`. A dropped connection resumes
+   * with `Last-Event-ID` (the byte offset reached).
+   */
+  followTerminalOutput(
+    terminalId: string,
+    options: StreamOptions & { offset?: number } = {},
+  ): AsyncGenerator<TerminalOutputEvent, void, undefined> {
+    return this.runStream<TerminalOutputEvent, string>({
+      ...followOptions(options),
+      open: async (cursor, signal) =>
+        streamBody(
+          await this.api.GET("/v1/terminals/{terminal_id}/output/sse", {
+            params: {
+              path: { terminal_id: terminalId },
+              query: { offset: options.offset },
+              header: cursor !== undefined ? { "Last-Event-ID": cursor } : undefined,
+            },
+            headers: { Accept: "text/event-stream" },
+            parseAs: "stream",
+            signal,
+          }),
+        ),
+      parse: (msg) => {
+        if (msg.event === "output") {
+          const c = parseJSON<TerminalOutputChunk>(msg.data);
+          return { item: { event: "output", offset: c.offset, data: fromBase64(c.data), skipped: c.skipped ?? 0 }, cursor: msg.id };
+        }
+        if (msg.event === "exit") return { item: { event: "exit", terminal: parseJSON<TerminalInfo>(msg.data) }, cursor: msg.id };
+        if (msg.event === "error") throw streamFailure(msg);
+        return undefined;
+      },
+    });
+  }
+
   // ---- streams --------------------------------------------------------------
 
   /**
@@ -305,6 +640,7 @@ export class AgentdClient {
       idleTimeoutMs: options.idleTimeoutMs,
       cursor: options.offset,
       open: (cursor, sig) => this.openEventStream(sessionId, cursor, includeRaw, sig),
+      parse: parseEventMessage,
       stopAfter: () => false,
       endOnCleanClose: (last) => last?.type === "session.ended",
       probeAfter: (ev) => ev.type === "session.ended",
@@ -346,6 +682,7 @@ export class AgentdClient {
         }
         return this.openEventStream(sessionId, cursor, includeRaw, sig);
       },
+      parse: parseEventMessage,
       stopAfter: (ev) => TURN_PAUSE_EVENT_TYPES.has(ev.type),
       endOnCleanClose: () => false,
       probeAfter: () => false,
@@ -441,12 +778,12 @@ export class AgentdClient {
     return streamBody(r);
   }
 
-  private async *runStream(s: StreamSpec): AsyncGenerator<UniversalEvent, void, undefined> {
+  private async *runStream<T, C>(s: StreamSpec<T, C>): AsyncGenerator<T, void, undefined> {
     const userSignal = s.signal;
     const retry = s.retry === false ? { ...DEFAULT_RETRY, maxAttempts: 0 } : { ...DEFAULT_RETRY, ...s.retry };
     const idleMs = s.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     let cursor = s.cursor;
-    let last: UniversalEvent | undefined;
+    let last: T | undefined;
     let connectedOnce = false;
     let failures = 0;
 
@@ -489,9 +826,10 @@ export class AgentdClient {
           try {
             armIdle();
             for await (const msg of readSse(body, { onChunk: armIdle, signal: conn.signal })) {
-              if (msg.event !== "message") continue;
-              const ev = parseEvent(msg.data);
-              cursor = msg.hasId && /^\d+$/.test(msg.id) ? Number(msg.id) : ev.sequence;
+              const parsed = s.parse(msg);
+              if (parsed === undefined) continue;
+              const ev = parsed.item;
+              cursor = parsed.cursor;
               last = ev;
               failures = 0;
               disarmProbe();
@@ -530,18 +868,21 @@ export class AgentdClient {
   }
 }
 
-interface StreamSpec {
+/** A resumable stream of items of type T, resumed after a cursor of type C. */
+interface StreamSpec<T, C> {
   signal?: AbortSignal;
   retry?: RetryOptions | false;
   idleTimeoutMs?: number;
-  cursor: number | undefined;
-  open: (cursor: number | undefined, signal: AbortSignal) => Promise<ReadableStream<Uint8Array> | null>;
-  /** Return after yielding this event. */
-  stopAfter: (ev: UniversalEvent) => boolean;
+  cursor: C | undefined;
+  open: (cursor: C | undefined, signal: AbortSignal) => Promise<ReadableStream<Uint8Array> | null>;
+  /** The item a message carries and the cursor to resume after it; undefined skips the message. */
+  parse: (msg: SseMessage) => { item: T; cursor: C } | undefined;
+  /** Return after yielding this item. */
+  stopAfter: (item: T) => boolean;
   /** Whether the daemon closing the stream (no error) after `last` is the end. */
-  endOnCleanClose: (last: UniversalEvent | undefined) => boolean;
-  /** Reconnect if nothing follows this event within SESSION_END_PROBE_MS. */
-  probeAfter: (ev: UniversalEvent) => boolean;
+  endOnCleanClose: (last: T | undefined) => boolean;
+  /** Reconnect if nothing follows this item within SESSION_END_PROBE_MS. */
+  probeAfter: (item: T) => boolean;
 }
 
 /** A stream-level failure: closed early, idle too long, or impossible to resume. */
@@ -570,6 +911,58 @@ export function connect(options: ConnectOptions): AgentdClient {
   return new AgentdClient(options);
 }
 
+/** The shared part of the output followers' stream specs: they end at their `exit` item. */
+function followOptions<T extends { event: string }>(
+  options: StreamOptions,
+): Pick<StreamSpec<T, string>, "signal" | "retry" | "idleTimeoutMs" | "cursor" | "stopAfter" | "endOnCleanClose" | "probeAfter"> {
+  return {
+    signal: options.signal,
+    retry: options.retry,
+    idleTimeoutMs: options.idleTimeoutMs,
+    cursor: undefined,
+    stopAfter: (item) => item.event === "exit",
+    endOnCleanClose: () => false,
+    probeAfter: () => false,
+  };
+}
+
+/**
+ * The request options of a raw-bytes body. openapi-fetch would JSON-encode
+ * it; the generated types call binary bodies strings. A stream body needs
+ * `duplex: "half"` in Node's fetch.
+ */
+function rawBody(body: BinaryBody, contentType: string): { body: string; bodySerializer: (b: unknown) => string; headers: Record<string, string> } {
+  const init = {
+    body: body as unknown as string,
+    bodySerializer: (b: unknown) => b as string,
+    headers: { "Content-Type": contentType },
+  };
+  if (typeof ReadableStream !== "undefined" && body instanceof ReadableStream) Object.assign(init, { duplex: "half" });
+  return init;
+}
+
+function parseJSON<T>(data: string): T {
+  try {
+    return JSON.parse(data) as T;
+  } catch (err) {
+    throw new EventParseError(data, err);
+  }
+}
+
+/** The daemon's `error` frame: the stream cannot go on, and reconnecting will not help. */
+function streamFailure(msg: SseMessage): StreamError {
+  const { message } = parseJSON<StreamErrorData>(msg.data);
+  return new StreamError(`the daemon ended the stream: ${message}`, false);
+}
+
+/** Decodes base64 with web APIs only (atob), so the module stays browser-safe. */
+function fromBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 function toMessageRequest(message: string | MessageRequest): MessageRequest {
   return typeof message === "string" ? { message } : message;
 }
@@ -578,6 +971,13 @@ function streamBody(r: ApiResult): ReadableStream<Uint8Array> | null {
   if (!r.response.ok) throw AgentdError.fromResponse(r.response, r.error);
   if (r.response.status === 204 || r.data == null) return null;
   return r.data as ReadableStream<Uint8Array>;
+}
+
+/** A universal event frame (unnamed SSE messages); its id is the sequence. */
+function parseEventMessage(msg: SseMessage): { item: UniversalEvent; cursor: number } | undefined {
+  if (msg.event !== "message") return undefined;
+  const ev = parseEvent(msg.data);
+  return { item: ev, cursor: msg.hasId && /^\d+$/.test(msg.id) ? Number(msg.id) : ev.sequence };
 }
 
 function parseEvent(data: string): UniversalEvent {

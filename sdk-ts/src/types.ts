@@ -72,6 +72,65 @@ export type UniversalEventData = Schemas["UniversalEventData"];
 export type UniversalEventType = Schemas["UniversalEventType"];
 export type UniversalItem = Schemas["UniversalItem"];
 
+// Files, processes and terminals (the fs routes are the reference's; the
+// rest are agentd additions).
+export type BytesWrittenResponse = Schemas["BytesWrittenResponse"];
+export type FsActionResponse = Schemas["FsActionResponse"];
+export type FsArchiveFormat = Schemas["FsArchiveFormat"];
+export type FsChange = Schemas["FsChange"];
+export type FsChangeType = Schemas["FsChangeType"];
+export type FsDeleteQuery = Schemas["FsDeleteQuery"];
+export type FsEntriesQuery = Schemas["FsEntriesQuery"];
+export type FsEntry = Schemas["FsEntry"];
+export type FsEntryType = Schemas["FsEntryType"];
+export type FsMoveRequest = Schemas["FsMoveRequest"];
+export type FsMoveResponse = Schemas["FsMoveResponse"];
+export type FsPathQuery = Schemas["FsPathQuery"];
+export type FsSessionQuery = Schemas["FsSessionQuery"];
+export type FsStat = Schemas["FsStat"];
+export type FsUploadBatchQuery = Schemas["FsUploadBatchQuery"];
+export type FsUploadBatchResponse = Schemas["FsUploadBatchResponse"];
+export type FsWatchReady = Schemas["FsWatchReady"];
+export type FsWriteResponse = Schemas["FsWriteResponse"];
+export type OutputStream = Schemas["OutputStream"];
+export type ProcessInfo = Schemas["ProcessInfo"];
+export type ProcessListResponse = Schemas["ProcessListResponse"];
+export type ProcessOutputChunk = Schemas["ProcessOutputChunk"];
+export type ProcessOutputResponse = Schemas["ProcessOutputResponse"];
+export type ProcessSignalRequest = Schemas["ProcessSignalRequest"];
+export type ProcessStartRequest = Schemas["ProcessStartRequest"];
+export type ProcessStatus = Schemas["ProcessStatus"];
+/** The data of a stream's `error` frame (the schema `StreamError`; `StreamError` is the SDK's error class). */
+export type StreamErrorData = Schemas["StreamError"];
+export type TerminalCreateRequest = Schemas["TerminalCreateRequest"];
+export type TerminalInfo = Schemas["TerminalInfo"];
+export type TerminalListResponse = Schemas["TerminalListResponse"];
+export type TerminalOutputChunk = Schemas["TerminalOutputChunk"];
+export type TerminalResizeRequest = Schemas["TerminalResizeRequest"];
+export type TerminalStatus = Schemas["TerminalStatus"];
+
+/** A request body of raw bytes: text (sent as UTF-8), bytes, a Blob, or a stream. */
+export type BinaryBody = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
+
+/** One item of `followProcessOutput`: a chunk of output (decoded bytes), then the exit. */
+export type ProcessOutputEvent =
+  | { event: "output"; seq: number; stream: OutputStream; offset: number; data: Uint8Array }
+  | { event: "exit"; process: ProcessInfo };
+
+/** One item of `followTerminalOutput`: a chunk of output (decoded bytes), then the exit. */
+export type TerminalOutputEvent =
+  | {
+      event: "output";
+      offset: number;
+      data: Uint8Array;
+      /** Bytes before this chunk the daemon's replay buffer no longer held. */
+      skipped: number;
+    }
+  | { event: "exit"; terminal: TerminalInfo };
+
+/** One item of `watchFs`: `ready` once the snapshot is taken, then one `change` per path. */
+export type FsWatchEvent = { event: "ready"; data: FsWatchReady } | { event: "change"; data: FsChange };
+
 /** The payload (`data`) of each event type. */
 export type EventDataByType = {
   "session.started": SessionStartedData;
