@@ -1,7 +1,10 @@
 // How each conversation entry and content part is drawn.
 
+import type { ComponentChild } from "preact";
+
 import type { ContentPart } from "../../../../sdk-ts/src/index.js";
 import type { Entry, ItemEntry, PermissionEntry, QuestionEntry } from "./feed.js";
+import { parseMarkdown, type Block, type Inline } from "./markdown.js";
 import { pretty, prettyJsonString } from "./ui.js";
 
 export interface Actions {
@@ -65,10 +68,10 @@ function ItemView({ entry, toolNames }: { entry: ItemEntry; toolNames: Map<strin
           {item.status === "in_progress" && <span class="spinner" title="in progress" />}
         </div>
       )}
-      {live && <p class="text streaming">{entry.streamed}</p>}
-      {parts.map((p, i) => (
-        <PartView key={i} part={p} toolNames={toolNames} />
-      ))}
+      {live && (role === "assistant" ? <Markdown text={entry.streamed} streaming /> : <p class="text streaming">{entry.streamed}</p>)}
+      {parts.map((p, i) =>
+        p.type === "text" && role === "assistant" ? <Markdown key={i} text={p.text} /> : <PartView key={i} part={p} toolNames={toolNames} />,
+      )}
     </div>
   );
 }
@@ -135,6 +138,85 @@ function PartView({ part, toolNames }: { part: ContentPart; toolNames: Map<strin
         <p class="status-part">
           <span class="pill">{part.label}</span> {part.detail ?? ""}
         </p>
+      );
+  }
+}
+
+/** Assistant text, read as Markdown: agents write it. */
+function Markdown({ text, streaming }: { text: string; streaming?: boolean }) {
+  return <div class={`md${streaming ? " streaming" : ""}`}>{parseMarkdown(text).map(block)}</div>;
+}
+
+function block(b: Block, key: number) {
+  switch (b.t) {
+    case "p":
+      return <p key={key}>{b.c.map(inline)}</p>;
+    case "h": {
+      const H = `h${Math.min(b.level + 2, 6)}` as "h3";
+      return <H key={key}>{b.c.map(inline)}</H>;
+    }
+    case "code":
+      return (
+        <pre key={key} class="code" data-lang={b.lang || undefined}>
+          {b.v}
+        </pre>
+      );
+    case "ul":
+    case "ol": {
+      const L = b.t;
+      return (
+        <L key={key}>
+          {b.items.map((it, i) => (
+            <li key={i}>{it.map(inline)}</li>
+          ))}
+        </L>
+      );
+    }
+    case "quote":
+      return <blockquote key={key}>{b.c.map(inline)}</blockquote>;
+    case "hr":
+      return <hr key={key} />;
+    case "table":
+      return (
+        <div class="table" key={key}>
+          <table>
+            <thead>
+              <tr>
+                {b.head.map((c, i) => (
+                  <th key={i}>{c.map(inline)}</th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {b.rows.map((r, i) => (
+                <tr key={i}>
+                  {r.map((c, j) => (
+                    <td key={j}>{c.map(inline)}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      );
+  }
+}
+
+function inline(n: Inline, key: number): ComponentChild {
+  switch (n.t) {
+    case "text":
+      return n.v;
+    case "code":
+      return <code key={key}>{n.v}</code>;
+    case "strong":
+      return <strong key={key}>{n.c.map(inline)}</strong>;
+    case "em":
+      return <em key={key}>{n.c.map(inline)}</em>;
+    case "link":
+      return (
+        <a key={key} href={n.href} target="_blank" rel="noopener noreferrer">
+          {n.c.map(inline)}
+        </a>
       );
   }
 }

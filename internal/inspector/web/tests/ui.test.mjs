@@ -169,7 +169,7 @@ describe("inspector", { skip: skip || false }, () => {
     await page.waitForSelector(".item.role-user >> text=demo");
     await ended;
     await page.waitForSelector(".pill.busy >> text=working", { state: "detached" });
-    const markers = await page.$$eval(".item.role-assistant .text", (ps) => ps.map((p) => p.textContent));
+    const markers = await page.$$eval(".item.role-assistant .md", (ps) => ps.map((p) => p.textContent));
     assert.equal(new Set(markers).size, markers.length, `no message drawn twice: ${markers.join(" | ")}`);
     await shoot("conversation-demo");
     await assertExactlyOnce("chat");
