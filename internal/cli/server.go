@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentd-dev/agentd/adapters/catalog"
+	"github.com/agentd-dev/agentd/adapters/amp"
 	"github.com/agentd-dev/agentd/adapters/claude"
+	"github.com/agentd-dev/agentd/adapters/codex"
 	"github.com/agentd-dev/agentd/adapters/mock"
 	"github.com/agentd-dev/agentd/api"
 	"github.com/agentd-dev/agentd/internal/eventlog"
@@ -131,7 +133,15 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	}
 	defer inst.Wait()
 	installer := agentInstaller{inst: inst}
-	agents := catalog.Agents(mock.New(), claude.New(claude.WithResolver(installer.resolver(install.Claude, claude.DefaultResolver))))
+	agents := catalog.Agents(mock.New(),
+		claude.New(claude.WithResolver(installer.resolver(install.Claude, claude.DefaultResolver))),
+		// Default-mode Codex sessions ask before every command, which is what
+		// the permission API is for; agentd's sandbox (the VM or container it
+		// runs in) is the isolation, so Codex's own one (which needs
+		// bubblewrap) is not layered on top.
+		codex.New(codex.WithResolver(installer.resolver(install.Codex, codex.DefaultResolver)),
+			codex.WithDefaultPolicy("untrusted", "danger-full-access")),
+		amp.New(amp.WithResolver(installer.resolver(install.Amp, amp.DefaultResolver))))
 	manager, err := session.New(ctx, log, agents, session.WithLogger(logger), session.WithInstaller(installer))
 	if err != nil {
 		return err
