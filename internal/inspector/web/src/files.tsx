@@ -3,10 +3,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 
-import type { AgentdClient, components } from "../../../../sdk-ts/src/index.js";
+import type { AgentdClient, FsEntry } from "../../../../sdk-ts/src/index.js";
 import { errorText } from "./ui.js";
-
-type FsEntry = components["schemas"]["FsEntry"];
 
 /** Files larger than this are offered for download instead of shown. */
 const MAX_VIEW_BYTES = 512 * 1024;
@@ -21,12 +19,9 @@ export function Files({ client, sessionId }: { client: AgentdClient; sessionId: 
     const ac = new AbortController();
     setEntries(null);
     setError("");
-    client.api
-      .GET("/v1/fs/entries", { params: { query: { path: dir, session_id: sessionId } }, signal: ac.signal })
-      .then(({ data, error: problem, response }) => {
-        if (!response.ok) throw new Error(describe(problem, response));
-        setEntries(sortEntries(data ?? []));
-      })
+    client
+      .listFsEntries({ path: dir, sessionId }, { signal: ac.signal })
+      .then((list) => setEntries(sortEntries(list)))
       .catch((err) => {
         if (!ac.signal.aborted) setError(errorText(err));
       });
@@ -38,25 +33,25 @@ export function Files({ client, sessionId }: { client: AgentdClient; sessionId: 
       setFile({ entry, text: `(${entry.size} bytes: too large to show here; download the archive instead)` });
       return;
     }
-    const { data, error: problem, response } = await client.api.GET("/v1/fs/file", {
-      params: { query: { path: entry.path, session_id: sessionId } },
-      parseAs: "text",
-    });
-    setFile({ entry, text: response.ok ? (data ?? "") : `Cannot read the file: ${describe(problem, response)}` });
+    try {
+      const bytes = await client.readFsFile({ path: entry.path, sessionId });
+      setFile({ entry, text: new TextDecoder().decode(bytes) });
+    } catch (err) {
+      setFile({ entry, text: `Cannot read the file: ${errorText(err)}` });
+    }
   };
 
   const download = async () => {
     setError("");
     // A plain link cannot carry the bearer token, so fetch and hand over a blob.
-    const { data, error: problem, response } = await client.api.GET("/v1/fs/archive", {
-      params: { query: { path: dir, session_id: sessionId, format: "tar.gz" } },
-      parseAs: "blob",
-    });
-    if (!response.ok || !data) {
-      setError(describe(problem, response));
+    let blob: Blob;
+    try {
+      blob = await (await client.archiveFs({ path: dir, sessionId, format: "tar.gz" })).blob();
+    } catch (err) {
+      setError(errorText(err));
       return;
     }
-    const url = URL.createObjectURL(data);
+    const url = URL.createObjectURL(blob);
     const a = document.createElement("a");
     a.href = url;
     a.download = `${sessionId}-workspace.tar.gz`;
@@ -119,9 +114,4 @@ function parentOf(p: string): string {
   const i = trimmed.lastIndexOf("/");
   if (i < 0) return ".";
   return i === 0 ? "/" : trimmed.slice(0, i);
-}
-
-function describe(problem: unknown, response: Response): string {
-  const p = problem as { detail?: string; title?: string } | undefined;
-  return p?.detail || p?.title || `HTTP ${response.status}`;
 }
