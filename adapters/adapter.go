@@ -73,6 +73,13 @@ type Interrupter interface {
 	Interrupt(ctx context.Context) error
 }
 
+// Resumer is implemented by agents that can start a session which goes on
+// from a native session of an earlier one (its conversation, as the agent
+// keeps it), in a new process.
+type Resumer interface {
+	Resume(ctx context.Context, req StartRequest, nativeSessionID string, emit Emitter) (Session, error)
+}
+
 // StartRequest carries the normalised session settings.
 type StartRequest struct {
 	SessionID      string

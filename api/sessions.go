@@ -24,6 +24,7 @@ type CreateSessionRequest struct {
 	Title          *string                    `json:"title,omitempty"`
 	MCP            map[string]McpServerConfig `json:"mcp,omitempty"`
 	Skills         *SkillsConfig              `json:"skills,omitempty"`
+	Resume         *string                    `json:"resume,omitempty" doc:"Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp)."`
 }
 
 // ErrorType is the kind of an AgentError.
@@ -139,6 +140,7 @@ func (s *server) createSession(ctx context.Context, in *struct {
 	req := session.CreateRequest{
 		Agent: b.Agent, AgentMode: str(b.AgentMode), PermissionMode: str(b.PermissionMode), Model: str(b.Model),
 		Variant: str(b.Variant), AgentVersion: str(b.AgentVersion), Directory: str(b.Directory), Title: str(b.Title),
+		Resume: str(b.Resume),
 	}
 	if b.MCP != nil {
 		req.MCP, _ = json.Marshal(b.MCP)

@@ -964,10 +964,13 @@ type CreateSessionRequest struct {
 	Model     *string                     `json:"model,omitempty"`
 
 	// PermissionMode default, plan, bypass or acceptEdits
-	PermissionMode *string       `json:"permissionMode,omitempty"`
-	Skills         *SkillsConfig `json:"skills,omitempty"`
-	Title          *string       `json:"title,omitempty"`
-	Variant        *string       `json:"variant,omitempty"`
+	PermissionMode *string `json:"permissionMode,omitempty"`
+
+	// Resume Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp).
+	Resume  *string       `json:"resume,omitempty"`
+	Skills  *SkillsConfig `json:"skills,omitempty"`
+	Title   *string       `json:"title,omitempty"`
+	Variant *string       `json:"variant,omitempty"`
 }
 
 // CreateSessionResponse defines model for CreateSessionResponse.
@@ -1439,6 +1442,7 @@ type SessionInfo struct {
 	Model           *string                     `json:"model"`
 	NativeSessionId *string                     `json:"nativeSessionId"`
 	PermissionMode  string                      `json:"permissionMode"`
+	ResumedFrom     *string                     `json:"resumedFrom,omitempty"`
 	SessionId       string                      `json:"sessionId"`
 	Skills          *SkillsConfig               `json:"skills,omitempty"`
 	TerminatedBy    *TerminatedBy               `json:"terminatedBy,omitempty"`

@@ -24,6 +24,7 @@ type apiSessionsCreateOptions struct {
 	AgentVersion   string
 	Directory      string
 	Title          string
+	Resume         string
 	MCP            string // JSON object: server name → McpServerConfig
 	Skills         string // JSON object: {"sources": [...]}
 }
@@ -55,6 +56,7 @@ func newAPISessionsCreateCmd(f *apiFactory, runF func(context.Context, *apiSessi
 	fl.StringVar(&opts.Variant, "variant", "", "model variant, e.g. a reasoning effort")
 	fl.StringVar(&opts.AgentVersion, "agent-version", "", "version to install if the agent is missing")
 	fl.StringVar(&opts.Directory, "directory", "", "working directory to record for the session")
+	fl.StringVar(&opts.Resume, "resume", "", "an ended session of the same agent whose conversation this one continues")
 	fl.StringVar(&opts.Title, "title", "", "title of the session")
 	fl.StringVar(&opts.MCP, "mcp", "", `MCP servers as a JSON object, e.g. '{"fs":{"type":"local","command":"mcp-fs"}}'`)
 	fl.StringVar(&opts.Skills, "skills", "", `skills as a JSON object, e.g. '{"sources":[{"type":"local","source":"./skills"}]}'`)
@@ -73,7 +75,7 @@ func (o *apiSessionsCreateOptions) request() (client.CreateSessionRequest, error
 	}{
 		{o.AgentMode, &req.AgentMode}, {o.PermissionMode, &req.PermissionMode}, {o.Model, &req.Model},
 		{o.Variant, &req.Variant}, {o.AgentVersion, &req.AgentVersion}, {o.Directory, &req.Directory},
-		{o.Title, &req.Title},
+		{o.Title, &req.Title}, {o.Resume, &req.Resume},
 	} {
 		if f.v != "" {
 			v := f.v

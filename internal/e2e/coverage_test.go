@@ -38,7 +38,25 @@ var features = []feature{
 	{"model error", anyType("error")},
 	{"interrupt", func(t *testing.T, evs []event) bool { return turnStatus(t, evs, "interrupted") > 0 }},
 	{"second turn", func(t *testing.T, evs []event) bool {
-		return turnStatus(t, evs, "completed")+turnStatus(t, evs, "interrupted") >= 2
+		for _, one := range bySession(evs) {
+			if turnStatus(t, one, "completed")+turnStatus(t, one, "interrupted") >= 2 {
+				return true
+			}
+		}
+		return false
+	}},
+	{"resume in a new process", func(t *testing.T, evs []event) bool {
+		var resumed []event
+		for id, one := range bySession(evs) {
+			if strings.HasSuffix(id, resumedSuffix) {
+				resumed = one
+			}
+		}
+		// The scripted model numbers its replies by the user messages it is
+		// sent: "2" means the history of the first session came along.
+		return anyItem(func(kind, role string, p part) bool {
+			return role == "assistant" && strings.Contains(p.Text, "reply number 2")
+		})(t, resumed)
 	}},
 	{"token usage", func(t *testing.T, evs []event) bool {
 		for _, ev := range evs {
@@ -52,6 +70,14 @@ var features = []feature{
 		}
 		return false
 	}},
+}
+
+func bySession(evs []event) map[string][]event {
+	out := map[string][]event{}
+	for _, ev := range evs {
+		out[ev.SessionID] = append(out[ev.SessionID], ev)
+	}
+	return out
 }
 
 func anyType(typ string) func(*testing.T, []event) bool {
@@ -194,6 +220,8 @@ func describe(sc scenario) string {
 	switch {
 	case sc.interrupt:
 		s += "; the first turn is interrupted at its first delta"
+	case sc.resume:
+		s += "; the second goes to a new session resuming the first, after it ended"
 	case sc.permission != "":
 		s += "; permissions answered " + sc.permission
 	}

@@ -81,6 +81,7 @@ func (d *daemon) call(t *testing.T, method, path string, body any, want int) []b
 // event is a universal event as the API sends it.
 type event struct {
 	Sequence  uint64          `json:"sequence"`
+	SessionID string          `json:"session_id"`
 	Type      string          `json:"type"`
 	Synthetic bool            `json:"synthetic"`
 	Data      json.RawMessage `json:"data"`

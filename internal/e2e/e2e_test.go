@@ -44,7 +44,7 @@ func TestAgents(t *testing.T) {
 						}
 						defer fake.Close()
 						d := startDaemon(t, r.build(t, bin, base, sc))
-						evs := run(t, d, r.agent, sc, t.TempDir())
+						evs := play(t, d, r.agent, sc, t.TempDir())
 						p.record(t, r.agent, r.how, sc.name, evs)
 						golden(t, filepath.Join("testdata", r.agent, sc.name+".golden"), []byte(shapes(t, evs)))
 					})

@@ -78,7 +78,7 @@ var rigs = []rig{
 // interrupt at, so those scenarios have no recording.
 var ampRecordings = map[string]string{
 	"text": "text", "thinking": "thinking", "tool_allow": "tool_bash", "file_edit": "file_edit",
-	"error500": "error", "two_turns": "multi_turn",
+	"error500": "error", "two_turns": "multi_turn", "resume": "multi_turn",
 }
 
 func all(sc scenario) (scenario, bool) { return sc, true }

@@ -25,6 +25,9 @@ type scenario struct {
 	// rejectQuestion rejects questions instead of answering with the
 	// last option.
 	rejectQuestion bool
+	// resume terminates the session after the first turn and sends the
+	// other prompts to a new session that resumes it.
+	resume bool
 }
 
 var scenarios = []scenario{
@@ -37,18 +40,40 @@ var scenarios = []scenario{
 	{name: "error500", prompts: []string{"SCN:error500 Fail."}},
 	{name: "interrupt", prompts: []string{"SCN:slow Talk slowly.", "SCN:text Now say hello."}, interrupt: true},
 	{name: "two_turns", prompts: []string{"SCN:text First.", "SCN:text Second."}},
+	{name: "resume", prompts: []string{"SCN:text First.", "SCN:text Again, after the restart."}, resume: true},
 }
+
+// play runs sc: one session, or for a resume scenario two, the second
+// resuming the first once it has ended.
+func play(t *testing.T, d *daemon, agent string, sc scenario, dir string) []event {
+	t.Helper()
+	id := "e2e-" + sc.name
+	if !sc.resume {
+		return run(t, d, agent, id, sc, dir, sc.session)
+	}
+	first := sc
+	first.prompts = sc.prompts[:1]
+	evs := run(t, d, agent, id, first, dir, sc.session)
+	second := sc
+	second.prompts = sc.prompts[1:]
+	create := map[string]any{"resume": id}
+	for k, v := range sc.session {
+		create[k] = v
+	}
+	return append(evs, run(t, d, agent, id+resumedSuffix, second, dir, create)...)
+}
+
+const resumedSuffix = "-resumed"
 
 // runWait bounds one scenario: real agents on a loaded two-core machine.
 const runWait = 150 * time.Second
 
 // run plays sc against agent and returns every event of the session, up to
 // and including its end (the session is terminated after the last turn).
-func run(t *testing.T, d *daemon, agent string, sc scenario, dir string) []event {
+func run(t *testing.T, d *daemon, agent, id string, sc scenario, dir string, extra map[string]any) []event {
 	t.Helper()
-	id := "e2e-" + sc.name
 	create := map[string]any{"agent": agent, "directory": dir}
-	for k, v := range sc.session {
+	for k, v := range extra {
 		create[k] = v
 	}
 	d.call(t, http.MethodPost, "/v1/sessions/"+id, create, http.StatusOK)
@@ -312,7 +337,7 @@ func shape(t *testing.T, ev event) string {
 func partShape(p part) string {
 	switch p.Type {
 	case "text", "reasoning":
-		return p.Type + ":" + quoteClean(p.Text, 48)
+		return p.Type + ":" + quoteClean(p.Text, 64)
 	case "tool_call":
 		return "tool_call:" + p.Name
 	case "tool_result":

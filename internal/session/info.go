@@ -36,6 +36,8 @@ type SessionInfo struct {
 	EndMessage   string                  `json:"endMessage,omitempty"`
 	// Additive: the agent's exit code when it ended the session with an error.
 	ExitCode *int `json:"exitCode,omitempty"`
+	// Additive: the session this one resumed.
+	ResumedFrom string `json:"resumedFrom,omitempty"`
 }
 
 // CreateRequest is what a client asks for when creating a session.
@@ -50,6 +52,9 @@ type CreateRequest struct {
 	Title          string
 	MCP            json.RawMessage
 	Skills         json.RawMessage
+	// Resume names an ended session of the same agent whose conversation the
+	// new one continues (the agent resumes its native session).
+	Resume string
 }
 
 func optional(s string) *string {

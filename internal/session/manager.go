@@ -203,8 +203,12 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 		e.Agent = req.Agent
 		return SessionInfo{}, e
 	}
+	start, err := m.starter(agent, req, &info)
+	if err != nil {
+		return SessionInfo{}, err
+	}
 	s := newSession(m, info, agentInfo)
-	running, err := agent.Start(context.WithoutCancel(ctx), startRequest(info), s)
+	running, err := start(context.WithoutCancel(ctx), startRequest(info), s)
 	if err != nil {
 		return SessionInfo{}, startError(req.Agent, err)
 	}
@@ -223,6 +227,56 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 	close(s.ready)
 	m.add(s)
 	return s.Info(), nil
+}
+
+// starter picks how the agent starts: fresh, or resuming the native
+// session of the ended session req.Resume names, in that session's
+// directory unless another is given (agents keep their sessions per
+// directory).
+func (m *Manager) starter(agent adapters.Agent, req CreateRequest, info *SessionInfo) (func(context.Context, adapters.StartRequest, adapters.Emitter) (adapters.Session, error), error) {
+	if req.Resume == "" {
+		return agent.Start, nil
+	}
+	old, err := m.Get(req.Resume)
+	if err != nil {
+		return nil, apierr.New(apierr.InvalidRequest, "resume: no session %s", req.Resume)
+	}
+	prev := old.Info()
+	resumer, ok := agent.(adapters.Resumer)
+	switch {
+	case prev.Agent != req.Agent:
+		return nil, apierr.New(apierr.InvalidRequest, "resume: session %s is a %s session, not %s", req.Resume, prev.Agent, req.Agent)
+	case !ok:
+		return nil, apierr.New(apierr.InvalidRequest, "resume: %s cannot resume sessions", req.Agent)
+	case !prev.Ended:
+		return nil, apierr.New(apierr.InvalidRequest, "resume: session %s is still running; terminate it first", req.Resume)
+	case prev.NativeSessionID == nil:
+		return nil, apierr.New(apierr.InvalidRequest, "resume: session %s has no native session to resume", req.Resume)
+	}
+	if other := m.resumedBy(req.Resume); other != "" {
+		// Two processes on one native session would interleave its history.
+		return nil, apierr.New(apierr.InvalidRequest, "resume: session %s is already resumed by running session %s", req.Resume, other)
+	}
+	if info.Directory == nil {
+		info.Directory = prev.Directory
+	}
+	info.ResumedFrom = req.Resume
+	native := *prev.NativeSessionID
+	return func(ctx context.Context, sr adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
+		return resumer.Resume(ctx, sr, native, emit)
+	}, nil
+}
+
+// resumedBy returns the running session that resumed id, if any.
+func (m *Manager) resumedBy(id string) string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for sid, s := range m.sessions {
+		if info := s.Info(); !info.Ended && info.ResumedFrom == id {
+			return sid
+		}
+	}
+	return ""
 }
 
 func (m *Manager) reserve(id string) error {

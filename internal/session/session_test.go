@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -568,3 +569,72 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal("interrupt of a terminated session succeeded")
 	}
 }
+
+// resumableAgent is a scriptAgent that can resume native sessions.
+type resumableAgent struct {
+	*scriptAgent
+	resumed []adapters.StartRequest
+	natives []string
+}
+
+func (a *resumableAgent) Resume(ctx context.Context, req adapters.StartRequest, native string, emit adapters.Emitter) (adapters.Session, error) {
+	a.mu.Lock()
+	a.resumed, a.natives = append(a.resumed, req), append(a.natives, native)
+	a.mu.Unlock()
+	return a.Start(ctx, req, emit)
+}
+
+func TestResume(t *testing.T) {
+	f := newFixture(t)
+	agent := &resumableAgent{scriptAgent: f.agent}
+	m, err := New(f.ctx, f.log, []adapters.Agent{agent, renamed{newScriptAgent(), "other"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := m.Create(f.ctx, "first", CreateRequest{Agent: "script", Directory: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Create(f.ctx, "other-1", CreateRequest{Agent: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(id, resume, agent, why string) {
+		t.Helper()
+		_, err := m.Create(f.ctx, id, CreateRequest{Agent: agent, Resume: resume})
+		if e, ok := apierr.As(err); !ok || e.Kind != apierr.InvalidRequest || !strings.Contains(e.Detail, why) {
+			t.Fatalf("resume %s as %s: %v, want an invalid request saying %q", resume, agent, err, why)
+		}
+	}
+	refused("x", "nope", "script", "no session nope")
+	refused("x", "first", "script", "still running")
+	refused("x", "other-1", "script", "is a other session")
+
+	first, _ := m.Get("first")
+	if err := first.Terminate(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := m.Create(f.ctx, "second", CreateRequest{Agent: "script", Resume: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ResumedFrom != "first" || info.Directory == nil || *info.Directory != dir ||
+		len(agent.natives) != 1 || agent.natives[0] != "native-first" || agent.resumed[0].Directory != dir {
+		t.Fatalf("resumed %+v; agent saw %q %+v", info, agent.natives, agent.resumed)
+	}
+	refused("third", "first", "script", "already resumed by running session second")
+
+	other, _ := m.Get("other-1")
+	if err := other.Terminate(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	refused("x", "other-1", "other", "other cannot resume sessions")
+	m.Shutdown(f.ctx)
+}
+
+// renamed gives an agent another id.
+type renamed struct {
+	*scriptAgent
+	id string
+}
+
+func (r renamed) ID() string { return r.id }

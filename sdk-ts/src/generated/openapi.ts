@@ -966,6 +966,8 @@ export interface components {
             model?: string;
             /** @description default, plan, bypass or acceptEdits */
             permissionMode?: string;
+            /** @description Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp). */
+            resume?: string;
             skills?: components["schemas"]["SkillsConfig"];
             title?: string;
             variant?: string;
@@ -1378,6 +1380,7 @@ export interface components {
             model: string | null;
             nativeSessionId: string | null;
             permissionMode: string;
+            resumedFrom?: string;
             sessionId: string;
             skills?: components["schemas"]["SkillsConfig"];
             terminatedBy?: components["schemas"]["TerminatedBy"];
