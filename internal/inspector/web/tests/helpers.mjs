@@ -1,8 +1,10 @@
 // Shared by the tests: TypeScript modules bundled on the fly, a real agentd
 // daemon, and a headless Chromium.
 import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -107,4 +109,49 @@ export async function startBrowser(dir) {
     viewport: { width: 1366, height: 850 },
   });
   return { context, close: () => context.close() };
+}
+
+/**
+ * A pass-through HTTP proxy in front of the daemon that can cut every open
+ * event stream, the way a flaky network or a restarting load balancer does.
+ * It records the Last-Event-ID of each event-stream request it forwards.
+ */
+export async function startProxy(target) {
+  const upstream = new URL(target);
+  const open = new Set();
+  const resumes = [];
+  const server = createServer((req, res) => {
+    const isStream = req.url.includes("/events/sse");
+    if (isStream) {
+      resumes.push(req.headers["last-event-id"] ?? null);
+      open.add(res.socket);
+      res.on("close", () => open.delete(res.socket));
+    }
+    const out = httpRequest(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } },
+      (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      },
+    );
+    out.on("error", () => res.destroy());
+    req.pipe(out);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    resumes,
+    /** Destroys the connections of every open event stream; returns how many. */
+    cut() {
+      const n = open.size;
+      for (const s of open) s.destroy();
+      open.clear();
+      return n;
+    },
+    close() {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }

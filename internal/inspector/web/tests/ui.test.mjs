@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { agentdBinary, artifacts, browserSkipReason, startBrowser, startDaemon, webDir } from "./helpers.mjs";
+import { agentdBinary, artifacts, browserSkipReason, startBrowser, startDaemon, startProxy, webDir } from "./helpers.mjs";
 
 const WAIT = 60_000;
 const skip = browserSkipReason();
@@ -176,16 +176,27 @@ describe("inspector", { skip: skip || false }, () => {
   });
 
   test("resumes a dropped stream without duplicates or gaps", async () => {
-    await page.goto(`${daemon.url}/ui/#/s/chat/chat`);
-    await page.waitForSelector(".item.role-user >> text=demo");
-    const start = (await events("chat")).length;
-    const ended = waitForEvent("chat", start, "turn.ended");
-    await browser.context.setOffline(true);
-    await api("/v1/sessions/chat/messages", { method: "POST", headers: { "content-type": "application/json" }, body: '{"message":"markdown"}' });
-    await ended;
-    await browser.context.setOffline(false);
-    await page.waitForSelector(`.tabs a >> text=Events · ${(await events("chat")).length}`);
-    await assertExactlyOnce("chat");
+    const proxy = await startProxy(daemon.url);
+    try {
+      await page.goto(`${proxy.url}/ui/#/s/chat/chat`);
+      await page.waitForSelector(".item.role-user >> text=demo");
+      const start = (await events("chat")).length;
+      await page.waitForSelector(`.tabs a >> text=Events · ${start}`);
+      const ended = waitForEvent("chat", start, "turn.ended");
+      await api("/v1/sessions/chat/messages", { method: "POST", headers: { "content-type": "application/json" }, body: '{"message":"markdown"}' });
+      // Cut the page's stream once the turn is under way; the mock plays on.
+      await page.waitForSelector(".item.role-user >> text=markdown");
+      assert.equal(proxy.cut(), 1, "the page had one open event stream");
+      await ended;
+      const total = (await events("chat")).length;
+      await page.waitForSelector(`.tabs a >> text=Events · ${total}`);
+      const resumedAt = proxy.resumes.slice(1).map(Number);
+      assert.ok(resumedAt.length >= 1 && resumedAt.every((n) => n > start), `the page resumed with Last-Event-ID: ${proxy.resumes}`);
+      await page.goto(`${proxy.url}/ui/#/s/chat/events`);
+      await assertExactlyOnce("chat");
+    } finally {
+      proxy.close();
+    }
   });
 
   test("the events view filters and shows native payloads", async () => {
