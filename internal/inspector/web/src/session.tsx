@@ -95,6 +95,7 @@ export function SessionView(props: { client: AgentdClient; id: string; tab: stri
     rejectQuestion: (qid) => run(client.rejectQuestion(id, qid)),
   };
   const ended = info?.ended ?? false;
+  const waiting = feed.pendingPermissions().length + feed.pendingQuestions().length;
   const base = `#/s/${encodeURIComponent(id)}`;
   const tabs = [
     ["chat", "Conversation"],
@@ -112,6 +113,7 @@ export function SessionView(props: { client: AgentdClient; id: string; tab: stri
           <h1>{info?.title || id}</h1>
           {info && <SessionStatus info={info} />}
           {!ended && feed.turnOpen && <span class="pill busy">working</span>}
+          {waiting > 0 && <span class="pill busy">{waiting} waiting for you</span>}
           <span class="muted small">
             {info ? `${info.agent} · ${info.agentMode} · ${info.permissionMode}${info.model ? ` · ${info.model}` : ""}` : ""}
           </span>

@@ -138,11 +138,13 @@ describe("inspector", { skip: skip || false }, () => {
     await send("permission");
     const pending = page.locator(".permission.pending");
     await page.waitForFunction(() => document.querySelectorAll(".permission.pending").length === 2);
+    await page.waitForSelector(".session-head >> text=2 waiting for you");
     await shoot("conversation-permission");
     await pending.first().locator("button:has-text('Allow once')").click();
     await page.waitForFunction(() => document.querySelectorAll(".permission.pending").length === 1);
     await pending.first().locator("button:has-text('Reject')").click();
     await page.waitForFunction(() => document.querySelectorAll(".permission.pending").length === 0);
+    await page.waitForSelector(".session-head >> text=waiting for you", { state: "detached" });
     const resolved = (await events("chat")).slice(before).filter((e) => e.type === "permission.resolved");
     assert.deepEqual(resolved.map((e) => e.data.status), ["accept", "reject"]);
   });
