@@ -197,6 +197,7 @@ var volatile = []struct {
 	{regexp.MustCompile(`/tmp/[^\s"'\\]*`), "/tmp/…"},
 	{regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), "UUID"},
 	{regexp.MustCompile(`\d+(\.\d+)?\s?(ms|s)\b`), "N$2"},
+	{regexp.MustCompile(`\d+\.\d+`), "N.N"}, // durations and costs
 	{regexp.MustCompile(`\b[0-9a-f]{6,}\b`), "HEX"},
 }
 
