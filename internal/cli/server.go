@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/agentd-dev/agentd/adapters/catalog"
 	"github.com/agentd-dev/agentd/adapters/amp"
+	"github.com/agentd-dev/agentd/adapters/catalog"
 	"github.com/agentd-dev/agentd/adapters/claude"
 	"github.com/agentd-dev/agentd/adapters/codex"
 	"github.com/agentd-dev/agentd/adapters/mock"

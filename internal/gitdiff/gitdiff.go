@@ -52,7 +52,7 @@ type Result struct {
 	// Root is the work tree's top directory.
 	Root string `json:"root,omitempty"`
 	// Base is the commit compared against; empty in a repository without commits.
-	Base  string `json:"base,omitempty"`
+	Base  string        `json:"base,omitempty"`
 	Files []ChangedFile `json:"files"`
 	// Patch is the unified diff (git's format, rename detection on).
 	Patch     string `json:"patch,omitempty"`
