@@ -55,12 +55,12 @@ export async function agentdBinary(dir) {
  * without a token unless one is given; resolves once it logs the address
  * it listens on.
  */
-export async function startDaemon(bin, dir, { token = "", deadlineMs = 60_000 } = {}) {
+export async function startDaemon(bin, dir, { token = "", env = {}, deadlineMs = 60_000 } = {}) {
   const auth = token ? [] : ["--no-token"];
   const child = spawn(bin, ["server", ...auth, "--host", "127.0.0.1", "--port", "0", "--data-dir", join(dir, "data"), "--fs-root", dir], {
     stdio: ["ignore", "ignore", "pipe"],
     // The token goes in the environment so it never shows in `ps`.
-    env: token ? { ...process.env, AGENTD_TOKEN: token } : process.env,
+    env: { ...process.env, ...env, ...(token ? { AGENTD_TOKEN: token } : {}) },
   });
   const exited = new Promise((res) => child.once("exit", res));
   const lines = [];
@@ -148,6 +148,34 @@ export async function startProxy(target) {
       for (const s of open) s.destroy();
       open.clear();
       return n;
+    },
+    close() {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+/**
+ * An npm registry that holds every request until release() answers them all
+ * with a 404: installs through it can be watched while they run, then fail.
+ */
+export async function startHeldRegistry() {
+  const held = [];
+  let arrived;
+  const first = new Promise((res) => (arrived = res));
+  const server = createServer((req, res) => {
+    held.push(res);
+    arrived(req.url);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    /** Resolves with the path of the first request. */
+    firstRequest: first,
+    release() {
+      for (const res of held.splice(0)) res.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
     },
     close() {
       server.closeAllConnections();

@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { agentdBinary, artifacts, browserSkipReason, startBrowser, startDaemon, startProxy, webDir } from "./helpers.mjs";
+import { agentdBinary, artifacts, browserSkipReason, startBrowser, startDaemon, startHeldRegistry, startProxy, webDir } from "./helpers.mjs";
 
 const WAIT = 60_000;
 const skip = browserSkipReason();
 
 describe("inspector", { skip: skip || false }, () => {
-  let dir, work, daemon, browser, page;
+  let dir, work, daemon, browser, page, registry;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "inspector-ui-"));
@@ -22,7 +22,8 @@ describe("inspector", { skip: skip || false }, () => {
     await writeFile(join(work, "hello.txt"), "hello from the workspace\n");
     await writeFile(join(work, "src", "main.go"), "package main\n");
     await mkdir(artifacts, { recursive: true });
-    daemon = await startDaemon(await agentdBinary(dir), dir);
+    registry = await startHeldRegistry();
+    daemon = await startDaemon(await agentdBinary(dir), dir, { env: { AGENTD_NPM_REGISTRY: registry.url } });
     browser = await startBrowser(dir);
     page = await browser.context.newPage();
     page.setDefaultTimeout(WAIT);
@@ -31,6 +32,7 @@ describe("inspector", { skip: skip || false }, () => {
   after(async () => {
     await browser?.close();
     await daemon?.stop();
+    registry?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -107,6 +109,19 @@ describe("inspector", { skip: skip || false }, () => {
     await page.waitForSelector("[data-agent=mock] >> text=installed");
     await page.waitForSelector("text=No sessions yet.");
     await shoot("home-empty");
+  });
+
+  test("an install shows its progress, then why it failed", async () => {
+    // Whichever agent is not installed on this machine.
+    const agent = await page.locator(".agents li", { has: page.locator("button:has-text('Install')") }).first().getAttribute("data-agent");
+    const row = page.locator(`[data-agent=${agent}]`);
+    await row.locator("button:has-text('Install')").click();
+    await registry.firstRequest;
+    await row.locator("[role=status] >> text=installing").waitFor();
+    await shoot("home-installing");
+    registry.release();
+    await row.locator(".err").waitFor();
+    await row.locator("button:has-text('Install')").waitFor();
   });
 
   test("creates a session and streams a reply", async () => {
