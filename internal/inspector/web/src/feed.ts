@@ -49,11 +49,10 @@ export class Feed {
   readonly events: UniversalEvent[] = [];
   readonly entries: Entry[] = [];
   lastSeq = 0;
+  /** Events dropped because their sequence was already here (shown in the events view). */
   duplicates = 0;
   /** Whether a turn has started and not ended. */
   turnOpen = false;
-  /** Whether a session.ended has been recorded (the mock may go on after it). */
-  endedSeen = false;
   private items = new Map<string, ItemEntry>();
   private permissions = new Map<string, PermissionEntry>();
   private questions = new Map<string, QuestionEntry>();
@@ -118,7 +117,6 @@ export class Feed {
         return;
       case "session.ended":
         this.turnOpen = false;
-        this.endedSeen = true;
         this.entries.push({ kind: "ended", key, data: ev.data });
         return;
       case "session.started":

@@ -137,7 +137,7 @@ export function SessionView(props: { client: AgentdClient; id: string; tab: stri
       {actionError && <p class="err banner">{actionError}</p>}
       {state !== "live" && state !== "done" && state !== "connecting" && <p class="err banner">Event stream: {state}</p>}
       {props.tab === "events" ? (
-        <Events events={feed.events} version={version} />
+        <Events events={feed.events} duplicates={feed.duplicates} />
       ) : props.tab === "files" ? (
         <Files client={client} sessionId={id} />
       ) : (
@@ -225,7 +225,7 @@ function Composer(props: { client: AgentdClient; id: string; disabled: boolean }
 
 const MAX_ROWS = 500;
 
-function Events(props: { events: UniversalEvent[]; version: number }) {
+function Events(props: { events: UniversalEvent[]; duplicates: number }) {
   const [hidden, setHidden] = useState<Set<string>>(() => new Set(["item.delta"]));
   const [query, setQuery] = useState("");
   const [open, setOpen] = useState<number | null>(null);
@@ -252,6 +252,7 @@ function Events(props: { events: UniversalEvent[]; version: number }) {
         </div>
         <p class="muted small">
           {shown.length} of {props.events.length} events{shown.length > MAX_ROWS ? ` (last ${MAX_ROWS} shown)` : ""}
+          {props.duplicates > 0 ? ` · ${props.duplicates} repeated events dropped` : ""}
         </p>
       </div>
       <ol class="event-list">
