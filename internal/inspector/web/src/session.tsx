@@ -7,6 +7,7 @@ import { Feed } from "./feed.js";
 import { Files } from "./files.js";
 import { SessionStatus } from "./home.js";
 import { EntryView, type Actions } from "./parts.js";
+import { Terminal } from "./terminal.js";
 import { clock, errorText, pretty } from "./ui.js";
 
 type StreamState = "connecting" | "live" | "done" | string;
@@ -101,6 +102,7 @@ export function SessionView(props: { client: AgentdClient; id: string; tab: stri
     ["chat", "Conversation"],
     ["events", `Events · ${feed.events.length}`],
     ["files", "Files"],
+    ["terminal", "Terminal"],
   ];
 
   return (
@@ -140,6 +142,8 @@ export function SessionView(props: { client: AgentdClient; id: string; tab: stri
         <Events events={feed.events} duplicates={feed.duplicates} />
       ) : props.tab === "files" ? (
         <Files client={client} sessionId={id} />
+      ) : props.tab === "terminal" ? (
+        <Terminal client={client} sessionId={id} directory={info?.directory} />
       ) : (
         <Conversation client={client} id={id} feed={feed} version={version} actions={actions} ended={ended} />
       )}

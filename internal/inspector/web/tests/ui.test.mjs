@@ -237,6 +237,19 @@ describe("inspector", { skip: skip || false }, () => {
     assert.match(download.suggestedFilename(), /\.tar\.gz$/);
   });
 
+  test("runs commands in a shell in the session's directory", async () => {
+    await page.goto(`${daemon.url}/ui/#/s/chat/terminal`);
+    await page.click("button:has-text('Open a shell')");
+    await page.fill("input[name=command]", "pwd; echo inspector-$((40+2))");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".term >> text=/^inspector-42$/m");
+    assert.ok((await page.locator(".term").innerText()).includes(work), "the shell starts in the session's directory");
+    await shoot("terminal");
+    await page.click(".term-input button:has-text('Close')");
+    await page.waitForSelector("button:has-text('Open a shell')");
+    assert.equal((await api("/v1/terminals")).terminals.filter((t) => t.status === "running").length, 0);
+  });
+
   test("interrupts a turn and terminates the session", async () => {
     await page.goto(`${daemon.url}/ui/#/s/chat/chat`);
     await page.waitForSelector(".item.role-user >> text=demo");
