@@ -156,10 +156,19 @@ function Conversation(props: { client: AgentdClient; id: string; feed: Feed; ver
   const list = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   // Follow the bottom while the reader is there; leave them be once they scroll up.
-  useEffect(() => {
+  const follow = () => {
     const el = list.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [props.version]);
+  };
+  useEffect(follow, [props.version]);
+  // A resize (a phone turned, its keyboard opening) keeps the bottom in view too.
+  useEffect(() => {
+    const el = list.current;
+    if (!el) return;
+    const ro = new ResizeObserver(follow);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
   const onScroll = () => {
     const el = list.current;
     if (el) stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
