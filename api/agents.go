@@ -83,7 +83,7 @@ func (s *server) registerAgents(a huma.API) {
 		Body AgentInstallRequest
 	}) (*struct{}, error) {
 		reinstall := in.Body.Reinstall != nil && *in.Body.Reinstall
-		return nil, problem(ctx, s.Logger, s.Sessions.Install(context.WithoutCancel(ctx), in.Agent, "", reinstall))
+		return nil, problem(ctx, s.Logger, s.Sessions.Install(context.WithoutCancel(ctx), in.Agent, "", reinstall, nil))
 	})
 	huma.Register(a, huma.Operation{
 		OperationID: "get_agent_modes", Method: http.MethodGet, Path: "/v1/agents/{agent}/modes", Tags: []string{"agents"},
@@ -119,6 +119,7 @@ func (s *server) registerAgents(a huma.API) {
 		}
 		return out, nil
 	})
+	s.registerInstallStream(a)
 }
 
 func agentInfo(id string, info adapters.Info) AgentInfo {

@@ -1855,6 +1855,9 @@ type TerminalWebsocketParams struct {
 // InstallAgentJSONRequestBody defines body for InstallAgent for application/json ContentType.
 type InstallAgentJSONRequestBody = AgentInstallRequest
 
+// InstallAgentStreamJSONRequestBody defines body for InstallAgentStream for application/json ContentType.
+type InstallAgentStreamJSONRequestBody = AgentInstallRequest
+
 // FsMoveJSONRequestBody defines body for FsMove for application/json ContentType.
 type FsMoveJSONRequestBody = FsMoveRequest
 
@@ -2632,6 +2635,24 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/agents/{agent}/install (the `InstallAgent` operationId).
 	InstallAgent(ctx context.Context, agent string, body InstallAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// InstallAgentStreamWithBody Install Agent, Streaming Progress
+	//
+	// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+	InstallAgentStreamWithBody(ctx context.Context, agent string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// InstallAgentStream Install Agent, Streaming Progress
+	//
+	// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+	InstallAgentStream(ctx context.Context, agent string, body InstallAgentStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetAgentModels List Agent Models
 	//
 	// Returns the available LLM models for an agent.
@@ -3095,6 +3116,44 @@ func (c *Client) InstallAgentWithBody(ctx context.Context, agent string, content
 // Corresponds with POST /v1/agents/{agent}/install (the `InstallAgent` operationId).
 func (c *Client) InstallAgent(ctx context.Context, agent string, body InstallAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewInstallAgentRequest(c.Server, agent, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InstallAgentStreamWithBody Install Agent, Streaming Progress
+//
+// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+func (c *Client) InstallAgentStreamWithBody(ctx context.Context, agent string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInstallAgentStreamRequestWithBody(c.Server, agent, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// InstallAgentStream Install Agent, Streaming Progress
+//
+// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+func (c *Client) InstallAgentStream(ctx context.Context, agent string, body InstallAgentStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewInstallAgentStreamRequest(c.Server, agent, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4107,6 +4166,53 @@ func NewInstallAgentRequestWithBody(server string, agent string, contentType str
 	}
 
 	operationPath := fmt.Sprintf("/v1/agents/%s/install", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewInstallAgentStreamRequest calls the generic InstallAgentStream builder with application/json body
+func NewInstallAgentStreamRequest(server string, agent string, body InstallAgentStreamJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewInstallAgentStreamRequestWithBody(server, agent, "application/json", bodyReader)
+}
+
+// NewInstallAgentStreamRequestWithBody constructs an http.Request for the InstallAgentStream method, with any body, and a specified content type
+func NewInstallAgentStreamRequestWithBody(server string, agent string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "agent", agent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/agents/%s/install/stream", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -6575,6 +6681,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/agents/{agent}/install (the `InstallAgent` operationId).
 	InstallAgentWithResponse(ctx context.Context, agent string, body InstallAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*InstallAgentResult, error)
 
+	// InstallAgentStreamWithBodyWithResponse Install Agent, Streaming Progress
+	//
+	// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+	InstallAgentStreamWithBodyWithResponse(ctx context.Context, agent string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InstallAgentStreamResult, error)
+
+	// InstallAgentStreamWithResponse Install Agent, Streaming Progress
+	//
+	// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+	InstallAgentStreamWithResponse(ctx context.Context, agent string, body InstallAgentStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*InstallAgentStreamResult, error)
+
 	// GetAgentModelsWithResponse List Agent Models
 	//
 	// Returns the available LLM models for an agent.
@@ -7155,6 +7279,61 @@ func (r InstallAgentResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r InstallAgentResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type InstallAgentStreamResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ProblemDetails
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ProblemDetails
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ProblemDetails
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r InstallAgentStreamResult) GetApplicationproblemJSON400() *ProblemDetails {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r InstallAgentStreamResult) GetApplicationproblemJSON422() *ProblemDetails {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r InstallAgentStreamResult) GetApplicationproblemJSON500() *ProblemDetails {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r InstallAgentStreamResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r InstallAgentStreamResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r InstallAgentStreamResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r InstallAgentStreamResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10320,6 +10499,36 @@ func (c *ClientWithResponses) InstallAgentWithResponse(ctx context.Context, agen
 	return ParseInstallAgentResult(rsp)
 }
 
+// InstallAgentStreamWithBodyWithResponse Install Agent, Streaming Progress
+//
+// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+func (c *ClientWithResponses) InstallAgentStreamWithBodyWithResponse(ctx context.Context, agent string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InstallAgentStreamResult, error) {
+	rsp, err := c.InstallAgentStreamWithBody(ctx, agent, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInstallAgentStreamResult(rsp)
+}
+
+// InstallAgentStreamWithResponse Install Agent, Streaming Progress
+//
+// Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/agents/{agent}/install/stream (the `InstallAgentStream` operationId).
+func (c *ClientWithResponses) InstallAgentStreamWithResponse(ctx context.Context, agent string, body InstallAgentStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*InstallAgentStreamResult, error) {
+	rsp, err := c.InstallAgentStream(ctx, agent, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseInstallAgentStreamResult(rsp)
+}
+
 // GetAgentModelsWithResponse List Agent Models
 //
 // Returns the available LLM models for an agent.
@@ -11176,6 +11385,46 @@ func ParseInstallAgentResult(rsp *http.Response) (*InstallAgentResult, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseInstallAgentStreamResult parses an HTTP response from a InstallAgentStreamWithResponse call
+func ParseInstallAgentStreamResult(rsp *http.Response) (*InstallAgentStreamResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &InstallAgentStreamResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ProblemDetails

@@ -8,6 +8,7 @@ import (
 
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/internal/install"
+	"github.com/agentd-dev/agentd/internal/session"
 )
 
 // agentInstaller lets the engine install agents on first use.
@@ -19,8 +20,15 @@ func (a agentInstaller) Installable(agent string) bool {
 	return slices.Contains(install.Agents(), agent)
 }
 
-func (a agentInstaller) Install(ctx context.Context, agent, version string, reinstall bool) error {
-	_, err := a.inst.Install(ctx, agent, version, reinstall, nil)
+func (a agentInstaller) Install(ctx context.Context, agent, version string, reinstall bool, progress func(session.InstallProgress)) error {
+	var report func(install.Progress)
+	if progress != nil {
+		report = func(p install.Progress) {
+			progress(session.InstallProgress{Phase: string(p.Phase), Version: p.Version, Package: p.Package,
+				Downloaded: p.Downloaded, Total: p.Total})
+		}
+	}
+	_, err := a.inst.Install(ctx, agent, version, reinstall, report)
 	return err
 }
 

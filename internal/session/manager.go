@@ -39,8 +39,20 @@ type Installer interface {
 	// Installable reports whether the installer knows how to fetch agent.
 	Installable(agent string) bool
 	// Install fetches agent at version ("" for the pinned default); with
-	// reinstall it replaces an existing install.
-	Install(ctx context.Context, agent, version string, reinstall bool) error
+	// reinstall it replaces an existing install. progress, when not nil,
+	// is called as the install goes on.
+	Install(ctx context.Context, agent, version string, reinstall bool, progress func(InstallProgress)) error
+}
+
+// InstallProgress is one step of an install.
+type InstallProgress struct {
+	Phase   string `json:"phase" enum:"resolving,downloading,extracting,done" doc:"resolving the version, downloading the package, verifying and extracting it, done"`
+	Version string `json:"version,omitempty"`
+	Package string `json:"package,omitempty" doc:"The npm package being installed"`
+	// Downloaded and Total count bytes of the package; Total is -1 when
+	// the registry did not say.
+	Downloaded int64 `json:"downloaded"`
+	Total      int64 `json:"total"`
 }
 
 // WithInstaller lets sessions install their agent on first use.
@@ -101,7 +113,8 @@ func New(ctx context.Context, log *eventlog.Log, agents []adapters.Agent, opts .
 
 // Install fetches an agent. Agents that need no install (the mock) or that
 // are installed already succeed at once unless reinstall is asked for.
-func (m *Manager) Install(ctx context.Context, id, version string, reinstall bool) error {
+// progress, when not nil, sees the install's steps.
+func (m *Manager) Install(ctx context.Context, id, version string, reinstall bool, progress func(InstallProgress)) error {
 	agent, err := m.Agent(id)
 	if err != nil {
 		return err
@@ -119,7 +132,7 @@ func (m *Manager) Install(ctx context.Context, id, version string, reinstall boo
 		e.Details = map[string]any{"stderr": "agentd cannot install " + id}
 		return e
 	}
-	if err := m.installer.Install(ctx, id, version, reinstall); err != nil {
+	if err := m.installer.Install(ctx, id, version, reinstall, progress); err != nil {
 		if _, ok := apierr.As(err); ok {
 			return err
 		}
@@ -193,7 +206,7 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 		return SessionInfo{}, err
 	}
 	if agentInfo.Runnable && !agentInfo.Installed {
-		if err := m.Install(ctx, req.Agent, req.AgentVersion, false); err != nil {
+		if err := m.Install(ctx, req.Agent, req.AgentVersion, false, nil); err != nil {
 			return SessionInfo{}, err
 		}
 		agentInfo = agent.Info(ctx)

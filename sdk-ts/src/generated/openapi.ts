@@ -44,6 +44,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agents/{agent}/install/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Install Agent, Streaming Progress
+         * @description Additive: installs like POST /v1/agents/{agent}/install, answering with a server-sent event stream: `progress` events (InstallProgress: phase, package, bytes downloaded of total) as the install goes on, then one `done` event (InstallDone) or one `error` event (a problem details object, as the plain install would answer). An unknown agent is refused before the stream starts.
+         */
+        post: operations["install_agent_stream"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/agents/{agent}/models": {
         parameters: {
             query?: never;
@@ -1111,6 +1131,24 @@ export interface components {
             /** @description Additive: the daemon's version */
             version?: string;
         };
+        InstallDone: {
+            /** @description The agent as GET /v1/agents now reports it */
+            agent: components["schemas"]["AgentInfo"];
+        };
+        InstallProgress: {
+            /** Format: int64 */
+            downloaded: number;
+            /** @description The npm package being installed */
+            package?: string;
+            /**
+             * @description resolving the version, downloading the package, verifying and extracting it, done
+             * @enum {string}
+             */
+            phase: "resolving" | "downloading" | "extracting" | "done";
+            /** Format: int64 */
+            total: number;
+            version?: string;
+        };
         ItemDeltaData: {
             delta: string;
             item_id: string;
@@ -1641,6 +1679,60 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    install_agent_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Agent id: claude, codex, opencode, amp, pi, cursor or mock */
+                agent: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentInstallRequest"];
+            };
+        };
+        responses: {
+            /** @description progress, then done or error */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
