@@ -38,7 +38,7 @@ for agent in "${agents[@]}"; do
 	pkg=$(npm_pkg "$agent")
 	ratios=()
 	for r in $(seq 1 "$rounds"); do
-		rm -rf "$work"/*
+		rm -rf "${work:?}"/*
 		t0=$(now)
 		AGENTD_NPM_REGISTRY=$registry "$bin" install-agent "$agent" --data-dir "$work/agentd" >/dev/null 2>&1
 		t1=$(now)
