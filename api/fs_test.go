@@ -36,7 +36,7 @@ type sandbox struct {
 	terms         *terminal.Service
 }
 
-func newSandbox(t *testing.T, fsOpts workspace.Options) *sandbox {
+func newSandbox(t *testing.T, fsOpts workspace.Options, deps ...func(*api.Deps)) *sandbox {
 	t.Helper()
 	dir := t.TempDir()
 	sb := &sandbox{root: filepath.Join(dir, "root"), outside: filepath.Join(dir, "outside")}
@@ -70,9 +70,9 @@ func newSandbox(t *testing.T, fsOpts workspace.Options) *sandbox {
 		sb.procs.Shutdown(ctx)
 		ws.Close()
 	})
-	sb.testServer = newTestServer(t, func(d *api.Deps) {
+	sb.testServer = newTestServer(t, append([]func(*api.Deps){func(d *api.Deps) {
 		d.Workspace, d.Processes, d.Terminals = ws, sb.procs, sb.terms
-	})
+	}}, deps...)...)
 	return sb
 }
 

@@ -22,7 +22,7 @@ func authenticate(cfg AuthConfig) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if cfg.Token == "" || !strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1/health" ||
-				tokenMatches(cfg.Token, r.Header.Get("Authorization")) {
+				tokenMatches(cfg.Token, r.Header.Get("Authorization")) || wsProtocolToken(cfg.Token, r) {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -53,6 +53,37 @@ func tokenMatches(token, header string) bool {
 				s = pass
 			}
 			return equal(token, s)
+		}
+	}
+	return false
+}
+
+// WebSocketProtocol is the subprotocol a WebSocket client offers, and
+// wsTokenPrefix the one that carries the token: browsers cannot set an
+// Authorization header on a WebSocket, only the protocols it offers, so
+//
+//	new WebSocket(url, ["agentd.v1", "agentd.bearer." + base64url(token)])
+//
+// authenticates, and the server answers with agentd.v1. The token is
+// base64url-encoded (no padding) because a protocol name is an HTTP token.
+const (
+	WebSocketProtocol = "agentd.v1"
+	wsTokenPrefix     = "agentd.bearer."
+)
+
+func wsProtocolToken(token string, r *http.Request) bool {
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return false
+	}
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			enc, ok := strings.CutPrefix(strings.TrimSpace(p), wsTokenPrefix)
+			if !ok {
+				continue
+			}
+			if b, err := base64.RawURLEncoding.DecodeString(enc); err == nil && equal(token, string(b)) {
+				return true
+			}
 		}
 	}
 	return false

@@ -244,7 +244,9 @@ func (s *server) registerTerminals(a huma.API) {
 			"text messages are JSON `{\"type\":\"exit\",\"terminal\":TerminalInfo}` before a normal close. Client to " +
 			"server: binary messages are input bytes; text messages are JSON `{\"type\":\"input\",\"data\":\"…\"}` or " +
 			"`{\"type\":\"resize\",\"cols\":N,\"rows\":N}`. Authentication uses the Authorization header like every " +
-			"route; browser origins must be allowed with --cors-allow-origin." + terminalReplay,
+			"route or, for browsers (which cannot set it on a WebSocket), the offered subprotocols " +
+			"`agentd.v1` and `agentd.bearer.<base64url token, no padding>`; the server then selects `agentd.v1`. " +
+			"Browser origins must be allowed with --cors-allow-origin." + terminalReplay,
 		Responses: map[string]*huma.Response{"101": {Description: "Switching to the WebSocket protocol"}},
 		Errors:    errs,
 	}, func(ctx context.Context, in *struct {
@@ -317,7 +319,8 @@ type wsControl struct {
 
 func (s *server) terminalSocket(hctx huma.Context, t *terminal.Terminal, from int64) {
 	r, w := humachi.Unwrap(hctx)
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.CORS.AllowOrigins})
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.CORS.AllowOrigins,
+		Subprotocols: []string{WebSocketProtocol}})
 	if err != nil {
 		return // Accept has answered
 	}

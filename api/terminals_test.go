@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/agentd-dev/agentd/api"
 	"github.com/agentd-dev/agentd/internal/workspace"
 )
 
@@ -265,4 +266,34 @@ func BenchmarkTerminalEchoWebSocket(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// TestTerminalWebSocketToken: a browser cannot send an Authorization header
+// on a WebSocket, so the token may come as an offered subprotocol.
+func TestTerminalWebSocketToken(t *testing.T) {
+	ctx := testCtx(t)
+	const token = "s3cret/+token"
+	sb := newSandbox(t, workspace.Options{}, func(d *api.Deps) { d.Auth = api.AuthConfig{Token: token} })
+	res := sb.must(t, ctx, 200, http.MethodPost, "/v1/terminals", `{"argv":["/bin/sh"]}`, "Authorization", "Bearer "+token)
+	info := decodeJSON[termInfo](t, res)
+	url := "ws" + strings.TrimPrefix(sb.URL, "http") + "/v1/terminals/" + info.ID + "/ws"
+	dial := func(protocols ...string) (*websocket.Conn, *http.Response, error) {
+		return websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: sb.Client, Subprotocols: protocols})
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	conn, _, err := dial(api.WebSocketProtocol, "agentd.bearer."+enc([]byte(token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.Subprotocol() != api.WebSocketProtocol {
+		t.Errorf("subprotocol %q", conn.Subprotocol())
+	}
+	conn.CloseNow()
+	for _, offered := range [][]string{nil, {api.WebSocketProtocol}, {api.WebSocketProtocol, "agentd.bearer." + enc([]byte("wrong"))},
+		{api.WebSocketProtocol, "agentd.bearer." + token}} {
+		_, res, err := dial(offered...)
+		if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("offered %q: %v, %v", offered, err, res)
+		}
+	}
 }

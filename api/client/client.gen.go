@@ -3065,7 +3065,7 @@ type ClientInterface interface {
 
 	// TerminalWebsocket Terminal WebSocket
 	//
-	// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route; browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
+	// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route or, for browsers (which cannot set it on a WebSocket), the offered subprotocols `agentd.v1` and `agentd.bearer.<base64url token, no padding>`; the server then selects `agentd.v1`. Browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
 	//
 	// Corresponds with GET /v1/terminals/{terminal_id}/ws (the `TerminalWebsocket` operationId).
 	TerminalWebsocket(ctx context.Context, terminalId string, params *TerminalWebsocketParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4096,7 +4096,7 @@ func (c *Client) ResizeTerminal(ctx context.Context, terminalId string, body Res
 
 // TerminalWebsocket Terminal WebSocket
 //
-// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route; browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
+// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route or, for browsers (which cannot set it on a WebSocket), the offered subprotocols `agentd.v1` and `agentd.bearer.<base64url token, no padding>`; the server then selects `agentd.v1`. Browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
 //
 // Corresponds with GET /v1/terminals/{terminal_id}/ws (the `TerminalWebsocket` operationId).
 func (c *Client) TerminalWebsocket(ctx context.Context, terminalId string, params *TerminalWebsocketParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7167,7 +7167,7 @@ type ClientWithResponsesInterface interface {
 
 	// TerminalWebsocketWithResponse Terminal WebSocket
 	//
-	// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route; browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
+	// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route or, for browsers (which cannot set it on a WebSocket), the offered subprotocols `agentd.v1` and `agentd.bearer.<base64url token, no padding>`; the server then selects `agentd.v1`. Browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11309,7 +11309,7 @@ func (c *ClientWithResponses) ResizeTerminalWithResponse(ctx context.Context, te
 
 // TerminalWebsocketWithResponse Terminal WebSocket
 //
-// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route; browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
+// Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route or, for browsers (which cannot set it on a WebSocket), the offered subprotocols `agentd.v1` and `agentd.bearer.<base64url token, no padding>`; the server then selects `agentd.v1`. Browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
 //
 // Returns a wrapper object for the known response body format(s).
 //

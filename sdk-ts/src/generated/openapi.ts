@@ -830,7 +830,7 @@ export interface paths {
         };
         /**
          * Terminal WebSocket
-         * @description Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route; browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
+         * @description Upgrades to a WebSocket for interactive use. Server to client: binary messages are raw output; text messages are JSON `{"type":"exit","terminal":TerminalInfo}` before a normal close. Client to server: binary messages are input bytes; text messages are JSON `{"type":"input","data":"…"}` or `{"type":"resize","cols":N,"rows":N}`. Authentication uses the Authorization header like every route or, for browsers (which cannot set it on a WebSocket), the offered subprotocols `agentd.v1` and `agentd.bearer.<base64url token, no padding>`; the server then selects `agentd.v1`. Browser origins must be allowed with --cors-allow-origin. A new reader starts at the oldest byte still in the replay buffer (the newest 256 KiB), so a reconnecting client repaints its screen; `offset` (or Last-Event-ID) resumes from a byte offset instead.
          */
         get: operations["terminal_websocket"];
         put?: never;
