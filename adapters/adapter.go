@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/agentd-dev/agentd/schema"
 )
@@ -94,6 +95,21 @@ type StartRequest struct {
 type Message struct {
 	Text        string
 	Attachments []Attachment
+}
+
+// Prompt is the message's text with its attachments listed after it, as
+// the reference hands them to every agent but OpenCode (spec §7.3).
+func (m Message) Prompt() string {
+	if len(m.Attachments) == 0 {
+		return m.Text
+	}
+	var b strings.Builder
+	b.WriteString(m.Text)
+	b.WriteString("\n\nAttachments:\n")
+	for _, a := range m.Attachments {
+		b.WriteString("- " + a.Path + "\n")
+	}
+	return b.String()
 }
 
 type Attachment struct {

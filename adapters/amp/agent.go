@@ -44,9 +44,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +51,7 @@ import (
 
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/adapters/claude"
+	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/schema"
@@ -74,8 +72,7 @@ type Agent struct {
 	env     []string
 	grace   time.Duration
 
-	versionMu sync.Mutex
-	versions  map[string]string // by binary path; "" when --version failed
+	versions cliagent.Versions
 }
 
 var _ adapters.Agent = (*Agent)(nil)
@@ -100,7 +97,7 @@ func WithGrace(d time.Duration) Option { return func(a *Agent) { a.grace = d } }
 
 // New returns the Amp agent.
 func New(opts ...Option) *Agent {
-	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, versions: map[string]string{}}
+	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second}
 	for _, o := range opts {
 		o(a)
 	}
@@ -109,43 +106,13 @@ func New(opts ...Option) *Agent {
 
 func (*Agent) ID() string { return "amp" }
 
+// binary is where Amp's executable may be.
+var binary = cliagent.Binary{EnvVar: "AGENTD_AMP_BIN", Command: "amp", Cached: "@ampcode/cli-" + cliagent.NPMPlatform() + "/amp"}
+
 // DefaultResolver finds the binary: $AGENTD_AMP_BIN, then `amp` on PATH,
 // then agentd's npm cache
 // (~/.cache/agentd/npm/node_modules/@ampcode/cli-<os>-<arch>/amp).
-func DefaultResolver(context.Context) (string, error) {
-	if p := os.Getenv("AGENTD_AMP_BIN"); p != "" {
-		if executable(p) {
-			return p, nil
-		}
-		return "", fmt.Errorf("%w: AGENTD_AMP_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
-	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if p := filepath.Join(dir, "amp"); dir != "" && executable(p) {
-			return p, nil
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "@ampcode", "cli-"+platform(), "amp")
-		if executable(p) {
-			return p, nil
-		}
-	}
-	return "", adapters.ErrNotInstalled
-}
-
-func executable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
-
-// platform names the OS and CPU the way Amp's npm packages do.
-func platform() string {
-	arch := runtime.GOARCH
-	if arch == "amd64" {
-		arch = "x64"
-	}
-	return runtime.GOOS + "-" + arch
-}
+func DefaultResolver(context.Context) (string, error) { return binary.Find() }
 
 // Info reports install state and capabilities. Reasoning and item starts
 // come from the shared translator (thinking blocks are asked for with
@@ -165,109 +132,20 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 		Resumable:       true,
 		NativeTurns:     true, // the adapter opens a turn when it writes the prompt
 	}
-	info.CredentialsAvailable = lookup(a.environ(), keyVar) != ""
+	info.CredentialsAvailable = agentproc.Getenv(a.environ(), keyVar) != ""
 	path, err := a.resolve(ctx)
 	if err != nil {
 		return info
 	}
 	info.Installed, info.Path = true, path
-	info.Version = a.version(ctx, path)
+	info.Version = a.versions.Get(ctx, path, a.environ())
 	return info
 }
 
-func (a *Agent) version(ctx context.Context, path string) string {
-	a.versionMu.Lock()
-	defer a.versionMu.Unlock()
-	if v, ok := a.versions[path]; ok {
-		return v
-	}
-	v := a.runVersion(ctx, path)
-	a.versions[path] = v
-	return v
-}
-
-// runVersion runs `amp --version` and returns what precedes " (" on its
-// first line: "0.0.1790142911-g7618fb" from
-// "0.0.1790142911-g7618fb (released 2026-09-23T05:55:11.000Z, 2mo ago)".
-func (a *Agent) runVersion(ctx context.Context, path string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
-		Env: a.environ()}, agentproc.Options{Grace: time.Second})
-	if err != nil {
-		return ""
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			proc.Stop(context.Background())
-		case <-proc.Done():
-		}
-	}()
-	defer proc.Stdout.Close()
-	lr := agentproc.NewLineReader(proc.Stdout, 4096)
-	first := ""
-	for {
-		line, _, err := lr.Next()
-		if err != nil {
-			break
-		}
-		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
-			first = s
-		}
-	}
-	if !proc.Exit().Success() {
-		return ""
-	}
-	v, _, _ := strings.Cut(first, " (")
-	return v
-}
-
-// passed are the variables taken from the daemon's environment besides
-// AMP_* and LC_*: what a shell needs to run tools, and proxy and CA
-// settings needed to reach Amp's service.
-var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
-	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-	"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
-
-// environ builds the agent's whole environment: nothing is inherited
-// implicitly. Values are never logged.
+// environ builds the agent's whole environment (cliagent.Env): the shell's
+// variables and AMP_* from the daemon's, then the configured overrides.
 func (a *Agent) environ() []string {
-	vars := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && (slices.Contains(passed, k) || strings.HasPrefix(k, "AMP_") || strings.HasPrefix(k, "LC_")) {
-			vars[k] = v
-		}
-	}
-	if vars["PATH"] == "" {
-		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-	}
-	if vars["HOME"] == "" {
-		if h, err := os.UserHomeDir(); err == nil {
-			vars["HOME"] = h
-		}
-	}
-	for _, kv := range a.env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
-	env := make([]string, 0, len(vars))
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	slices.Sort(env)
-	return env
-}
-
-func lookup(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
+	return cliagent.Env{Prefixes: []string{"AMP_"}, Set: a.env}.Build()
 }
 
 // args is the command line of one process: a new thread, or the
@@ -312,7 +190,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
 	}
 	env := a.environ()
-	if lookup(env, keyVar) == "" {
+	if agentproc.Getenv(env, keyVar) == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "amp needs %s (an access token from ampcode.com/settings): without it, it waits for an interactive login", keyVar)
 	}
 	dir := req.Directory
@@ -379,25 +257,10 @@ func (s *session) NativeSessionID() string {
 	return s.tr.NativeSessionID()
 }
 
-// withAttachments lists attachments after the text, as the reference gives
-// them to every agent but OpenCode.
-func withAttachments(msg adapters.Message) string {
-	if len(msg.Attachments) == 0 {
-		return msg.Text
-	}
-	var b strings.Builder
-	b.WriteString(msg.Text)
-	b.WriteString("\n\nAttachments:\n")
-	for _, a := range msg.Attachments {
-		b.WriteString("- " + a.Path + "\n")
-	}
-	return b.String()
-}
-
 // Send writes the prompt, or queues it while a turn runs. It returns once
 // the prompt is written or queued.
 func (s *session) Send(_ context.Context, msg adapters.Message) error {
-	text := withAttachments(msg)
+	text := msg.Prompt()
 	if strings.TrimSpace(text) == "" {
 		return apierr.New(apierr.InvalidRequest, "empty message")
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/schema"
 )
@@ -481,11 +482,11 @@ func TestEnvironment(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"AGENTD_TOKEN", "ANTHROPIC_API_KEY"} {
-		if lookup(env, k) != "" {
+		if agentproc.Getenv(env, k) != "" {
 			t.Errorf("%s passed to the agent", k)
 		}
 	}
-	if lookup(env, "PATH") == "" || lookup(env, "HOME") == "" {
+	if agentproc.Getenv(env, "PATH") == "" || agentproc.Getenv(env, "HOME") == "" {
 		t.Error("no PATH or HOME")
 	}
 	if !a.Info(t.Context()).CredentialsAvailable {
@@ -493,13 +494,5 @@ func TestEnvironment(t *testing.T) {
 	}
 	if New(WithEnv("AMP_API_KEY=")).Info(t.Context()).CredentialsAvailable {
 		t.Error("an empty AMP_API_KEY counts as a credential")
-	}
-}
-
-// TestAttachments: attachments are listed after the prompt.
-func TestAttachments(t *testing.T) {
-	got := withAttachments(adapters.Message{Text: "look", Attachments: []adapters.Attachment{{Path: "/a.png"}, {Path: "/b.txt"}}})
-	if got != "look\n\nAttachments:\n- /a.png\n- /b.txt\n" {
-		t.Errorf("%q", got)
 	}
 }

@@ -24,8 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +31,7 @@ import (
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/internal/credentials"
@@ -53,8 +52,7 @@ type Agent struct {
 	grace   time.Duration
 	maxLine int
 
-	versionMu sync.Mutex
-	versions  map[string]string // by binary path; "" when --version failed
+	versions cliagent.Versions
 }
 
 var _ adapters.Agent = (*Agent)(nil)
@@ -88,7 +86,7 @@ func WithMaxLine(n int) Option { return func(a *Agent) { a.maxLine = n } }
 
 // New returns the Claude agent.
 func New(opts ...Option) *Agent {
-	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, maxLine: DefaultMaxLine, versions: map[string]string{}}
+	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, maxLine: DefaultMaxLine}
 	for _, o := range opts {
 		o(a)
 	}
@@ -97,46 +95,14 @@ func New(opts ...Option) *Agent {
 
 func (*Agent) ID() string { return "claude" }
 
+// binary is where Claude's executable may be.
+var binary = cliagent.Binary{EnvVar: "AGENTD_CLAUDE_BIN", Command: "claude",
+	Cached: "@anthropic-ai/claude-code-" + cliagent.NPMPlatform() + "/claude"}
+
 // DefaultResolver finds the binary: $AGENTD_CLAUDE_BIN, then `claude` on
 // PATH, then agentd's npm cache
 // (~/.cache/agentd/npm/node_modules/@anthropic-ai/claude-code-<os>-<arch>/claude).
-func DefaultResolver(context.Context) (string, error) {
-	if p := os.Getenv("AGENTD_CLAUDE_BIN"); p != "" {
-		if executable(p) {
-			return p, nil
-		}
-		return "", fmt.Errorf("%w: AGENTD_CLAUDE_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
-	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" {
-			continue
-		}
-		if p := filepath.Join(dir, "claude"); executable(p) {
-			return p, nil
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "@anthropic-ai", "claude-code-"+platform(), "claude")
-		if executable(p) {
-			return p, nil
-		}
-	}
-	return "", adapters.ErrNotInstalled
-}
-
-func executable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
-
-// platform names the OS and CPU the way Claude's npm packages do.
-func platform() string {
-	arch := runtime.GOARCH
-	if arch == "amd64" {
-		arch = "x64"
-	}
-	return runtime.GOOS + "-" + arch
-}
+func DefaultResolver(context.Context) (string, error) { return binary.Find() }
 
 // Info reports install state and capabilities. The version comes from
 // `claude --version`, run once per binary path.
@@ -165,7 +131,7 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 		return info
 	}
 	info.Installed, info.Path = true, path
-	info.Version = a.version(ctx, path)
+	info.Version = a.versions.Get(ctx, path, a.environ(false))
 	return info
 }
 
@@ -184,11 +150,11 @@ var claudeReads = []string{"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTH
 // there is any credential at all.
 func credentialEnv(env []string) ([]string, bool) {
 	for _, k := range []string{"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"} {
-		if lookup(env, k) != "" {
+		if agentproc.Getenv(env, k) != "" {
 			return nil, true // cloud credentials Claude resolves itself
 		}
 	}
-	c, ok := credentials.Best(credentials.Discover(credentials.Options{Env: env, Home: lookup(env, "HOME")}), credentials.Anthropic)
+	c, ok := credentials.Best(credentials.Discover(credentials.Options{Env: env, Home: agentproc.Getenv(env, "HOME")}), credentials.Anthropic)
 	switch {
 	case !ok:
 		return nil, false
@@ -198,106 +164,20 @@ func credentialEnv(env []string) ([]string, bool) {
 	return credentials.Env([]credentials.Credential{c}), true
 }
 
-func lookup(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
-}
-
-func (a *Agent) version(ctx context.Context, path string) string {
-	a.versionMu.Lock()
-	defer a.versionMu.Unlock()
-	if v, ok := a.versions[path]; ok {
-		return v
-	}
-	v := a.runVersion(ctx, path)
-	a.versions[path] = v
-	return v
-}
-
-// runVersion runs `claude --version` and returns what precedes " (" on its
-// first line, e.g. "2.1.330" from "2.1.330 (Claude Code)".
-func (a *Agent) runVersion(ctx context.Context, path string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
-		Env: a.environ(false)}, agentproc.Options{Grace: time.Second})
-	if err != nil {
-		return ""
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			proc.Stop(context.Background())
-		case <-proc.Done():
-		}
-	}()
-	defer proc.Stdout.Close()
-	lr := agentproc.NewLineReader(proc.Stdout, 4096)
-	first := ""
-	for {
-		line, _, err := lr.Next()
-		if err != nil {
-			break
-		}
-		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
-			first = s
-		}
-	}
-	if !proc.Exit().Success() {
-		return ""
-	}
-	v, _, _ := strings.Cut(first, " (")
-	return v
-}
-
-// passed are the variables taken from the daemon's environment besides
-// ANTHROPIC_*, CLAUDE_* and LC_*: what a shell and Node need to run, and
-// proxy and CA settings needed to reach the API.
-var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
-	"IS_SANDBOX", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-	"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
-
-// environ builds the agent's whole environment: nothing is inherited
-// implicitly. Values are never logged.
+// environ builds the agent's whole environment (cliagent.Env): the shell's
+// variables and ANTHROPIC_* and CLAUDE_* from the daemon's, HOME as
+// configured, then the configured overrides.
 func (a *Agent) environ(bypass bool) []string {
-	vars := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && (slices.Contains(passed, k) || strings.HasPrefix(k, "ANTHROPIC_") ||
-			strings.HasPrefix(k, "CLAUDE_") || strings.HasPrefix(k, "LC_")) {
-			vars[k] = v
-		}
-	}
-	if vars["PATH"] == "" {
-		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-	}
+	var set []string
 	if a.home != "" {
-		vars["HOME"] = a.home
-	} else if vars["HOME"] == "" {
-		if h, err := os.UserHomeDir(); err == nil {
-			vars["HOME"] = h
-		}
+		set = append(set, "HOME="+a.home)
 	}
-	if bypass && vars["IS_SANDBOX"] == "" {
+	if bypass && os.Getenv("IS_SANDBOX") == "" {
 		// Claude refuses to skip permissions as root unless told it runs
 		// in a sandbox, which is where agentd runs.
-		vars["IS_SANDBOX"] = "1"
+		set = append(set, "IS_SANDBOX=1")
 	}
-	for _, kv := range a.env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
-	env := make([]string, 0, len(vars))
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	slices.Sort(env)
-	return env
+	return cliagent.Env{Pass: []string{"IS_SANDBOX"}, Prefixes: []string{"ANTHROPIC_", "CLAUDE_"}, Set: append(set, a.env...)}.Build()
 }
 
 // permissionMode maps the session's modes onto --permission-mode. The plan
@@ -423,25 +303,10 @@ func (s *session) NativeSessionID() string {
 	return s.tr.NativeSessionID()
 }
 
-// withAttachments lists attachments after the text, as the reference gives
-// them to every agent but OpenCode.
-func withAttachments(msg adapters.Message) string {
-	if len(msg.Attachments) == 0 {
-		return msg.Text
-	}
-	var b strings.Builder
-	b.WriteString(msg.Text)
-	b.WriteString("\n\nAttachments:\n")
-	for _, a := range msg.Attachments {
-		b.WriteString("- " + a.Path + "\n")
-	}
-	return b.String()
-}
-
 // Send writes the prompt, or queues it while a turn runs (see the package
 // documentation). It returns once the prompt is written or queued.
 func (s *session) Send(_ context.Context, msg adapters.Message) error {
-	text := withAttachments(msg)
+	text := msg.Prompt()
 	if strings.TrimSpace(text) == "" {
 		return apierr.New(apierr.InvalidRequest, "empty message")
 	}

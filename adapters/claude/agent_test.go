@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
@@ -986,11 +987,11 @@ func TestEnvironment(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"AGENTD_TOKEN", "AWS_SECRET_ACCESS_KEY"} {
-		if lookup(env, k) != "" {
+		if agentproc.Getenv(env, k) != "" {
 			t.Errorf("%s passed to the agent", k)
 		}
 	}
-	if lookup(env, "PATH") == "" {
+	if agentproc.Getenv(env, "PATH") == "" {
 		t.Error("no PATH")
 	}
 	if !a.credentialsAvailable() {

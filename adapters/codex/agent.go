@@ -34,13 +34,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/schema"
@@ -68,8 +68,7 @@ type Agent struct {
 	// leaves to Codex's configuration (default, acceptEdits).
 	approval, sandbox string
 
-	versionMu sync.Mutex
-	versions  map[string]string // by binary path; "" when --version failed
+	versions cliagent.Versions
 }
 
 var _ adapters.Agent = (*Agent)(nil)
@@ -180,7 +179,7 @@ func WithHandshakeTimeout(d time.Duration) Option { return func(a *Agent) { a.ha
 // New returns the Codex agent.
 func New(opts ...Option) *Agent {
 	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, maxLine: DefaultMaxLine,
-		handshake: 30 * time.Second, versions: map[string]string{}}
+		handshake: 30 * time.Second, versions: cliagent.Versions{Parse: cliagent.LastWord}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -189,37 +188,20 @@ func New(opts ...Option) *Agent {
 
 func (*Agent) ID() string { return "codex" }
 
+// binary is where Codex's executable may be.
+var binary = cliagent.Binary{EnvVar: "AGENTD_CODEX_BIN", Command: "codex", Cached: cached()}
+
+func cached() string {
+	if target() == "" {
+		return ""
+	}
+	return "@openai/codex/vendor/" + target() + "/bin/codex"
+}
+
 // DefaultResolver finds the binary: $AGENTD_CODEX_BIN, then `codex` on
 // PATH, then agentd's npm cache
 // (~/.cache/agentd/npm/node_modules/@openai/codex/vendor/<target>/bin/codex).
-func DefaultResolver(context.Context) (string, error) {
-	if p := os.Getenv("AGENTD_CODEX_BIN"); p != "" {
-		if executable(p) {
-			return p, nil
-		}
-		return "", fmt.Errorf("%w: AGENTD_CODEX_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
-	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" {
-			continue
-		}
-		if p := filepath.Join(dir, "codex"); executable(p) {
-			return p, nil
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil && target() != "" {
-		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "@openai", "codex", "vendor", target(), "bin", "codex")
-		if executable(p) {
-			return p, nil
-		}
-	}
-	return "", adapters.ErrNotInstalled
-}
-
-func executable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
+func DefaultResolver(context.Context) (string, error) { return binary.Find() }
 
 // target is the Rust target triple Codex's npm package names its vendored
 // binary directory after.
@@ -261,7 +243,7 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 		return info
 	}
 	info.Installed, info.Path = true, path
-	info.Version = a.version(ctx, path)
+	info.Version = a.versions.Get(ctx, path, a.environ())
 	return info
 }
 
@@ -284,7 +266,7 @@ func (a *Agent) codexHome() string {
 func (a *Agent) credentialsAvailable() bool {
 	env := a.environ()
 	for _, k := range []string{"OPENAI_API_KEY", "CODEX_API_KEY"} {
-		if lookup(env, k) != "" {
+		if agentproc.Getenv(env, k) != "" {
 			return true
 		}
 	}
@@ -292,104 +274,15 @@ func (a *Agent) credentialsAvailable() bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-func lookup(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
-}
-
-func (a *Agent) version(ctx context.Context, path string) string {
-	a.versionMu.Lock()
-	defer a.versionMu.Unlock()
-	if v, ok := a.versions[path]; ok {
-		return v
-	}
-	v := a.runVersion(ctx, path)
-	a.versions[path] = v
-	return v
-}
-
-// runVersion runs `codex --version` and returns the last word of its first
-// line, e.g. "0.169.0" from "codex-cli 0.169.0".
-func (a *Agent) runVersion(ctx context.Context, path string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
-		Env: a.environ()}, agentproc.Options{Grace: time.Second})
-	if err != nil {
-		return ""
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			proc.Stop(context.Background())
-		case <-proc.Done():
-		}
-	}()
-	defer proc.Stdout.Close()
-	lr := agentproc.NewLineReader(proc.Stdout, 4096)
-	first := ""
-	for {
-		line, _, err := lr.Next()
-		if err != nil {
-			break
-		}
-		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
-			first = s
-		}
-	}
-	if !proc.Exit().Success() {
-		return ""
-	}
-	fields := strings.Fields(first)
-	if len(fields) == 0 {
-		return ""
-	}
-	return fields[len(fields)-1]
-}
-
-// passed are the variables taken from the daemon's environment besides
-// OPENAI_*, CODEX_* and LC_*: what a shell needs to run the commands Codex
-// runs, and proxy and CA settings needed to reach the API.
-var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
-	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"}
-
-// environ builds the agent's whole environment: nothing is inherited
-// implicitly. Values are never logged.
+// environ builds the agent's whole environment (cliagent.Env): the shell's
+// variables and OPENAI_* and CODEX_* from the daemon's, CODEX_HOME as
+// configured, then the configured overrides.
 func (a *Agent) environ() []string {
-	vars := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && (slices.Contains(passed, k) || strings.HasPrefix(k, "OPENAI_") ||
-			strings.HasPrefix(k, "CODEX_") || strings.HasPrefix(k, "LC_")) {
-			vars[k] = v
-		}
-	}
-	if vars["PATH"] == "" {
-		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-	}
-	if vars["HOME"] == "" {
-		if h, err := os.UserHomeDir(); err == nil {
-			vars["HOME"] = h
-		}
-	}
+	var set []string
 	if h := a.codexHome(); h != "" {
-		vars["CODEX_HOME"] = h
+		set = append(set, "CODEX_HOME="+h)
 	}
-	for _, kv := range a.env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
-	env := make([]string, 0, len(vars))
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	slices.Sort(env)
-	return env
+	return cliagent.Env{Prefixes: []string{"OPENAI_", "CODEX_"}, Set: append(set, a.env...)}.Build()
 }
 
 func (a *Agent) args() []string {
@@ -691,21 +584,6 @@ func (s *session) notify(method string) error {
 	return s.write(line)
 }
 
-// withAttachments lists attachments after the text, as the reference gives
-// them to every agent but OpenCode.
-func withAttachments(msg adapters.Message) string {
-	if len(msg.Attachments) == 0 {
-		return msg.Text
-	}
-	var b strings.Builder
-	b.WriteString(msg.Text)
-	b.WriteString("\n\nAttachments:\n")
-	for _, a := range msg.Attachments {
-		b.WriteString("- " + a.Path + "\n")
-	}
-	return b.String()
-}
-
 type textInput struct {
 	Type         string   `json:"type"`
 	Text         string   `json:"text"`
@@ -740,7 +618,7 @@ func (s *session) turnParams(text string) turnStartParams {
 // Send starts a turn with the prompt, or queues it while a turn runs. It
 // returns once Codex accepted the turn, or the prompt is queued.
 func (s *session) Send(ctx context.Context, msg adapters.Message) error {
-	text := withAttachments(msg)
+	text := msg.Prompt()
 	if strings.TrimSpace(text) == "" {
 		return apierr.New(apierr.InvalidRequest, "empty message")
 	}

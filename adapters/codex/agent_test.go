@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
@@ -925,12 +926,12 @@ func TestEnvironment(t *testing.T) {
 		WithProvider(Provider{BaseURL: `http://h/v1"x`, EnvKey: "K"}), WithConfig(`model="m"`))
 	env := a.environ()
 	for _, want := range []string{"OPENAI_API_KEY=secret", "CODEX_HOME=/data/codex", "EXTRA=1"} {
-		if lookup(env, strings.Split(want, "=")[0]) != strings.SplitN(want, "=", 2)[1] {
+		if agentproc.Getenv(env, strings.Split(want, "=")[0]) != strings.SplitN(want, "=", 2)[1] {
 			t.Errorf("%s missing from the environment", want)
 		}
 	}
 	for _, k := range []string{"AGENTD_TOKEN", "AWS_SECRET_ACCESS_KEY"} {
-		if lookup(env, k) != "" {
+		if agentproc.Getenv(env, k) != "" {
 			t.Errorf("%s passed to the agent", k)
 		}
 	}

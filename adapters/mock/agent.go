@@ -132,7 +132,7 @@ func (s *session) Send(_ context.Context, msg adapters.Message) error {
 	if s.ctx.Err() != nil {
 		return errStopped
 	}
-	text := strings.TrimSpace(withAttachments(msg))
+	text := strings.TrimSpace(msg.Prompt())
 	s.mu.Lock()
 	s.counter++
 	events := turnEvents("mock_"+strconv.Itoa(s.counter), text)
@@ -145,21 +145,6 @@ func (s *session) Send(_ context.Context, msg adapters.Message) error {
 	default: // a wake-up is already pending
 	}
 	return nil
-}
-
-// withAttachments appends the attachment list the way every non-OpenCode
-// agent receives it (spec §7.3).
-func withAttachments(msg adapters.Message) string {
-	if len(msg.Attachments) == 0 {
-		return msg.Text
-	}
-	var b strings.Builder
-	b.WriteString(msg.Text)
-	b.WriteString("\n\nAttachments:\n")
-	for _, a := range msg.Attachments {
-		b.WriteString("- " + a.Path + "\n")
-	}
-	return b.String()
 }
 
 // The mock has no one to forward replies to; the engine records the

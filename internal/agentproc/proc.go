@@ -349,3 +349,14 @@ func signalSession(sid int, sig syscall.Signal) {
 // LookPath finds a command on PATH, for packages that must not import
 // os/exec themselves.
 func LookPath(file string) (string, error) { return exec.LookPath(file) }
+
+// Getenv returns the value of key in env ("KEY=value" entries, as in
+// Spec.Env; the last one wins), or "".
+func Getenv(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 )
 
@@ -101,7 +102,7 @@ func Discover(o Options) []Credential {
 	}
 	var out []Credential
 	for _, s := range envSources {
-		if v := strings.TrimSpace(lookup(o.Env, s.name)); v != "" {
+		if v := strings.TrimSpace(agentproc.Getenv(o.Env, s.name)); v != "" {
 			out = append(out, Credential{Provider: s.provider, Kind: s.kind, Source: "env:" + s.name, Value: v})
 		}
 	}
@@ -161,15 +162,6 @@ func envNames(c Credential) []string {
 	// An OpenAI OAuth login (ChatGPT) only works through Codex's own
 	// auth.json; no variable carries it.
 	return nil
-}
-
-func lookup(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
 }
 
 // readJSON reads a small regular file into v. Symlinks are followed (dot
