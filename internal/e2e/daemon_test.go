@@ -25,7 +25,7 @@ type daemon struct {
 	http *http.Client
 }
 
-func startDaemon(t *testing.T, agents ...adapters.Agent) *daemon {
+func startDaemon(t testing.TB, agents ...adapters.Agent) *daemon {
 	t.Helper()
 	ctx := context.WithoutCancel(t.Context())
 	log, err := eventlog.Open(ctx, t.TempDir(), eventlog.Options{})
@@ -51,7 +51,7 @@ func startDaemon(t *testing.T, agents ...adapters.Agent) *daemon {
 }
 
 // call sends a JSON request and fails the test unless the status is want.
-func (d *daemon) call(t *testing.T, method, path string, body any, want int) []byte {
+func (d *daemon) call(t testing.TB, method, path string, body any, want int) []byte {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -89,7 +89,7 @@ type event struct {
 
 // follow reads the session's SSE stream from the start into a channel,
 // until the stream or the test ends.
-func (d *daemon) follow(t *testing.T, id string) <-chan event {
+func (d *daemon) follow(t testing.TB, id string) <-chan event {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, d.url+"/v1/sessions/"+id+"/events/sse?offset=0", nil)
 	if err != nil {

@@ -80,6 +80,8 @@ type Log struct {
 	stopOnce sync.Once
 	senders  sync.WaitGroup // submits between their closed check and queueing
 	done     chan struct{}
+	// ckpt wakes the checkpointer after commits; ckptDone closes when it stops.
+	ckpt, ckptDone chan struct{}
 
 	mu   sync.RWMutex // guards live, cached and close
 	live map[string]*liveState
@@ -127,12 +129,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	}
 	l := &Log{
 		wdb: wdb, rdb: rdb, stmts: stmts, opts: opts,
-		writes: make(chan *write, opts.MaxBatch),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		live:   make(map[string]*liveState),
+		writes:   make(chan *write, opts.MaxBatch),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		ckpt:     make(chan struct{}, 1),
+		ckptDone: make(chan struct{}),
+		live:     make(map[string]*liveState),
 	}
 	go l.writer()
+	go l.checkpointer()
 	return l, nil
 }
 
@@ -145,6 +150,7 @@ func openDB(path string, writer bool) (*sql.DB, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	if writer {
 		q.Set("_txlock", "immediate")
+		q.Add("_pragma", "wal_autocheckpoint(0)") // see checkpointer
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -252,6 +258,7 @@ func (l *Log) Close() error {
 		close(l.stop)
 	})
 	<-l.done
+	<-l.ckptDone
 	l.mu.RLock()
 	for _, s := range l.live {
 		s.mu.Lock()

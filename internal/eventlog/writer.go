@@ -127,6 +127,7 @@ func (l *Log) drain(batch []*write) {
 func (l *Log) commit(batch []*write) {
 	if err := l.runTx(batch); err == nil {
 		l.finish(batch, nil)
+		l.committed()
 		return
 	}
 	for _, w := range batch {
