@@ -104,5 +104,15 @@ check "stream-turn.sh resumes and sees the stream close after #9" grep -q 'close
 check "stream-turn.sh gets 204 at the end" grep -q 'HTTP 204 (nothing left' <<<"$out"
 if [ "$failed" != 0 ]; then echo "$out"; fi
 
+# A client generated from docs/openapi-3.0.json by a mainstream generator
+# (examples/generated-client): needs node and npm; the generator is cached.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+	gen=$(AGENTD_URL="$url" "$root/examples/generated-client/run.sh" 2>&1)
+	check "generated-client: a client generated from openapi-3.0.json runs a mock turn" grep -q '^generated client: ok$' <<<"$gen"
+	if ! grep -q '^generated client: ok$' <<<"$gen"; then echo "$gen"; fi
+else
+	echo "skip generated-client: node and npm are not installed"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
