@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,7 +209,7 @@ func send(t *testing.T, s adapters.Session, text string) {
 
 var (
 	nativeIDs = regexp.MustCompile(`\b(msg|prt|per|que|call|ses)_[A-Za-z0-9_]+`)
-	tmpDirs   = regexp.MustCompile(`/tmp/[^\s"']*`)
+	tmpDirs   = regexp.MustCompile(`/tmp/[^\s"')]*`)
 )
 
 // skeleton renders a universal stream without what varies between runs
@@ -307,7 +308,7 @@ func checkGolden(t *testing.T, name string, evs []adapters.Event) {
 		t.Fatalf("%v (rerun with -update)", err)
 	}
 	if got != string(want) {
-		t.Errorf("stream differs from %s (rerun with -update and review):\n%s", path, firstDiff(string(want), got))
+		t.Errorf("stream differs from %s (rerun with -update and review):\n%s\nwhole stream:\n%s", path, firstDiff(string(want), got), got)
 	}
 }
 
@@ -318,4 +319,272 @@ func TestRealText(t *testing.T) {
 	send(t, s, "SCN:text Say hello.")
 	evs := rec.turns(t, 1)
 	checkGolden(t, "text", evs)
+}
+
+// hitl keeps the human-in-the-loop events out of a golden stream: OpenCode
+// sends permission.asked and the tool part's running state concurrently,
+// so their order varies between runs. The tests assert them directly.
+func hitl(evs []adapters.Event) (rest []adapters.Event, asked []adapters.Event) {
+	for _, ev := range evs {
+		if ev.Type == schema.EventPermissionRequested || ev.Type == schema.EventQuestionRequested {
+			asked = append(asked, ev)
+		} else {
+			rest = append(rest, ev)
+		}
+	}
+	return rest, asked
+}
+
+func permissions(t *testing.T, rec *recorder, n int) []schema.PermissionEventData {
+	t.Helper()
+	var out []schema.PermissionEventData
+	for _, ev := range rec.waitFor(t, "permission.requested", n, isType(schema.EventPermissionRequested)) {
+		if d, ok := ev.Data.(schema.PermissionEventData); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func replyPermission(t *testing.T, s adapters.Session, id string, reply adapters.PermissionReply) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if err := s.ReplyPermission(ctx, adapters.PermissionRequest{ID: id}, reply); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRealThinking(t *testing.T) {
+	t.Parallel()
+	s, rec, _ := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:thinking Think, then answer.")
+	checkGolden(t, "thinking", rec.turns(t, 1))
+}
+
+func TestRealPermissionOnce(t *testing.T) {
+	t.Parallel()
+	s, rec, dir := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:tool_bash Run a command.")
+	p := permissions(t, rec, 1)[0]
+	if p.Action != "bash" || !strings.Contains(string(p.Metadata), "echo hi-from-tool") {
+		t.Fatalf("permission: %+v", p)
+	}
+	replyPermission(t, s, p.PermissionID, adapters.ReplyOnce)
+	rest, asked := hitl(rec.turns(t, 1))
+	if len(asked) != 1 {
+		t.Errorf("%d requests, want 1", len(asked))
+	}
+	checkGolden(t, "permission_once", rest)
+	if b, err := os.ReadFile(filepath.Join(dir, "tool_out.txt")); err != nil || string(b) != "hi-from-tool\n" {
+		t.Errorf("the command did not run in the session's directory: %q %v", b, err)
+	}
+}
+
+// TestRealPermissionAlways: "always" allows the request's patterns for the
+// rest of the session, so the second command does not ask.
+func TestRealPermissionAlways(t *testing.T) {
+	t.Parallel()
+	s, rec, _ := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:two_bash Run two commands.")
+	p := permissions(t, rec, 1)[0]
+	replyPermission(t, s, p.PermissionID, adapters.ReplyAlways)
+	rest, asked := hitl(rec.turns(t, 1))
+	if len(asked) != 1 {
+		t.Errorf("%d requests, want 1: the second command asked again", len(asked))
+	}
+	checkGolden(t, "permission_always", rest)
+}
+
+// TestRealPermissionReject: OpenCode ends the turn on a rejected permission.
+func TestRealPermissionReject(t *testing.T) {
+	t.Parallel()
+	s, rec, dir := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:tool_bash Run a command.")
+	p := permissions(t, rec, 1)[0]
+	replyPermission(t, s, p.PermissionID, adapters.ReplyReject)
+	rest, _ := hitl(rec.turns(t, 1))
+	checkGolden(t, "permission_reject", rest)
+	if _, err := os.Stat(filepath.Join(dir, "tool_out.txt")); err == nil {
+		t.Error("the rejected command ran")
+	}
+	// A request answered once cannot be answered again.
+	if err := s.ReplyPermission(t.Context(), adapters.PermissionRequest{ID: p.PermissionID}, adapters.ReplyOnce); err == nil {
+		t.Error("a second reply was accepted")
+	}
+}
+
+// TestRealBypass: in bypass mode nothing asks.
+func TestRealBypass(t *testing.T) {
+	t.Parallel()
+	s, rec, dir := startSession(t, sharedAgent(t), "bypass")
+	send(t, s, "SCN:tool_bash Run a command.")
+	rest, asked := hitl(rec.turns(t, 1))
+	if len(asked) != 0 {
+		t.Errorf("bypass asked: %+v", asked)
+	}
+	checkGolden(t, "bypass", rest)
+	if _, err := os.Stat(filepath.Join(dir, "tool_out.txt")); err != nil {
+		t.Errorf("the command did not run: %v", err)
+	}
+}
+
+func TestRealFileEdit(t *testing.T) {
+	t.Parallel()
+	s, rec, dir := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:file_edit Create hello.txt.")
+	p := permissions(t, rec, 1)[0]
+	if p.Action != "edit" {
+		t.Fatalf("permission: %+v", p)
+	}
+	replyPermission(t, s, p.PermissionID, adapters.ReplyOnce)
+	rest, _ := hitl(rec.turns(t, 1))
+	checkGolden(t, "file_edit", rest)
+	if b, err := os.ReadFile(filepath.Join(dir, "hello.txt")); err != nil || string(b) != "hello from fake model" {
+		t.Errorf("hello.txt: %q %v", b, err)
+	}
+}
+
+func TestRealQuestion(t *testing.T) {
+	t.Parallel()
+	for _, reject := range []bool{false, true} {
+		name := "question_reply"
+		if reject {
+			name = "question_reject"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, rec, _ := startSession(t, sharedAgent(t), "")
+			send(t, s, "SCN:ask_question Ask me something.")
+			evs := rec.waitFor(t, "question.requested", 1, isType(schema.EventQuestionRequested))
+			var q schema.QuestionEventData
+			for _, ev := range evs {
+				if ev.Type == schema.EventQuestionRequested {
+					q = ev.Data.(schema.QuestionEventData)
+				}
+			}
+			if q.Prompt != "Which colour should the widget be?" || strings.Join(q.Options, ",") != "Red,Blue" {
+				t.Fatalf("question: %+v", q)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), wait)
+			defer cancel()
+			req := adapters.QuestionRequest{ID: q.QuestionID}
+			var err error
+			if reject {
+				err = s.RejectQuestion(ctx, req)
+			} else {
+				err = s.ReplyQuestion(ctx, req, [][]string{{"Red"}})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest, _ := hitl(rec.turns(t, 1))
+			checkGolden(t, name, rest)
+		})
+	}
+}
+
+func TestRealError(t *testing.T) {
+	t.Parallel()
+	s, rec, _ := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:error401 This will fail.")
+	checkGolden(t, "error401", rec.turns(t, 1))
+}
+
+// TestRealAbort interrupts a turn whose model call stalls, then runs
+// another turn in the same session.
+func TestRealAbort(t *testing.T) {
+	t.Parallel()
+	s, rec, _ := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:stall Start working.")
+	rec.waitFor(t, "the first delta", 1, isType(schema.EventItemDelta))
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if err := s.(adapters.Interrupter).Interrupt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec.turns(t, 1)
+	send(t, s, "SCN:text Now something short.")
+	checkGolden(t, "abort", rec.turns(t, 2))
+}
+
+// TestRealTwoTurns sends the second message while the first turn runs: it
+// is queued and posted when the first turn ends.
+func TestRealTwoTurns(t *testing.T) {
+	t.Parallel()
+	s, rec, _ := startSession(t, sharedAgent(t), "")
+	send(t, s, "SCN:text First turn.")
+	send(t, s, "SCN:text Second turn.")
+	checkGolden(t, "two_turns", rec.turns(t, 2))
+}
+
+// TestRealStopOneSession: stopping a session leaves the shared server and
+// its other sessions running.
+func TestRealStopOneSession(t *testing.T) {
+	t.Parallel()
+	a := sharedAgent(t)
+	pid := a.ServerPid()
+	first, _, _ := startSession(t, a, "")
+	if err := first.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Send(t.Context(), adapters.Message{Text: "SCN:text late"}); err == nil {
+		t.Error("a stopped session accepted a message")
+	}
+	s, rec, _ := startSession(t, a, "")
+	send(t, s, "SCN:text Still there?")
+	rec.turns(t, 1)
+	if a.ServerPid() != pid {
+		t.Errorf("server pid %d, was %d", a.ServerPid(), pid)
+	}
+}
+
+// TestRealServerCrash kills the server: every session on it ends with a
+// clear reason, and a new session starts a new server. Close leaves no
+// process of the group behind.
+func TestRealServerCrash(t *testing.T) {
+	t.Parallel()
+	a, _ := testAgent(t)
+	busy, busyRec, _ := startSession(t, a, "")
+	_, idleRec, _ := startSession(t, a, "")
+	send(t, busy, "SCN:stall Start working.")
+	busyRec.waitFor(t, "the first delta", 1, isType(schema.EventItemDelta))
+	pid := a.ServerPid()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []*recorder{busyRec, idleRec} {
+		evs := rec.waitFor(t, "session.ended", 1, isType(schema.EventSessionEnded))
+		var errEv *schema.ErrorData
+		for _, ev := range evs {
+			if d, ok := ev.Data.(schema.ErrorData); ok {
+				errEv = &d
+			}
+		}
+		end := evs[len(evs)-1].Data.(schema.SessionEndedData)
+		if errEv == nil || deref(errEv.Code) != "server_exit" || !strings.Contains(errEv.Message, "SIGKILL") ||
+			end.Reason != schema.EndError || end.TerminatedBy != schema.ByDaemon {
+			t.Errorf("end of a session on the dead server:\n%s", skeleton(evs))
+		}
+	}
+	ended, _ := busyRec.snapshot()
+	checkGolden(t, "crash", ended)
+	if err := busy.Send(t.Context(), adapters.Message{Text: "SCN:text again"}); err == nil {
+		t.Error("a session of the dead server accepted a message")
+	}
+	s, rec, _ := startSession(t, a, "")
+	send(t, s, "SCN:text After the crash.")
+	rec.turns(t, 1)
+	newPid := a.ServerPid()
+	if newPid == pid || newPid == 0 {
+		t.Fatalf("server pid %d after the crash, was %d", newPid, pid)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(-newPid, 0); err == nil {
+		t.Errorf("process group %d still has members after Close", newPid)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -357,7 +358,10 @@ func (s *session) Stop(ctx context.Context) error {
 // the end of the session, with the server's exit and stderr. Nothing is
 // recorded when the session was stopping or the daemon closed the server.
 func (s *session) serverExited(exit agentproc.Exit, rep agentproc.Report, closing bool) {
-	msg := "opencode server exited unexpectedly (" + exit.String() + ")"
+	msg := "opencode server exited unexpectedly with exit code " + strconv.Itoa(exit.Code)
+	if exit.Sig != 0 {
+		msg = "opencode server was killed by signal (" + agentproc.SignalName(exit.Sig) + ")"
+	}
 	s.mu.Lock()
 	s.ended = apierr.New(apierr.AgentProcessExited, "%s", msg)
 	s.busy, s.queue = false, nil
@@ -372,6 +376,10 @@ func (s *session) serverExited(exit agentproc.Exit, rep agentproc.Report, closin
 
 func (s *session) reportExit(msg string, exit agentproc.Exit, rep agentproc.Report) {
 	defer s.stop()
+	s.mu.Lock()
+	abandoned := s.tr.abandon(msg)
+	s.mu.Unlock()
+	s.send(abandoned)
 	details, _ := json.Marshal(map[string]any{"exitCode": exit.Code, "signal": exit.Signal})
 	stderr := &schema.StderrOutput{Head: &rep.Head, Truncated: rep.Truncated, TotalLines: &rep.TotalLines}
 	if rep.Truncated {

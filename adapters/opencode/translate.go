@@ -939,3 +939,18 @@ func (t *Translator) Truncated(prefix []byte, limit int) []adapters.Event {
 	t.raw = quote(bytes.ToValidUTF8(prefix, []byte("\uFFFD")))
 	return []adapters.Event{t.unparsed(fmt.Sprintf("event longer than %d bytes: skipped (raw holds its first bytes)", limit))}
 }
+
+// abandon ends a turn the server can no longer finish (it died): what is
+// open completes, and the turn ends with status error and the reason.
+func (t *Translator) abandon(reason string) []adapters.Event {
+	if !t.turn.open {
+		return nil
+	}
+	t.turn.ran, t.turn.failed, t.turn.errorText = true, true, reason
+	evs := t.idle()
+	for i := range evs {
+		evs[i].Raw, evs[i].Synthetic = nil, true
+	}
+	t.fx = effects{}
+	return evs
+}
