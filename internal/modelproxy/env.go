@@ -1,0 +1,21 @@
+package modelproxy
+
+// CodexTokenVar is the variable Codex reads its session token from: the
+// env_key of the model provider pointed at the proxy.
+const CodexTokenVar = "AGENTD_MODEL_TOKEN"
+
+// ClaudeEnv is the environment that points Claude Code at the proxy with a
+// session token. It blanks the other variables Claude would take a
+// credential from, so one left in the daemon's environment cannot reach
+// the agent.
+func ClaudeEnv(proxyURL, token string) []string {
+	return []string{"ANTHROPIC_BASE_URL=" + proxyURL, "ANTHROPIC_API_KEY=" + token,
+		"ANTHROPIC_AUTH_TOKEN=", "CLAUDE_CODE_OAUTH_TOKEN=", "CLAUDE_API_KEY="}
+}
+
+// CodexEnv is the environment of a Codex session whose model provider is
+// the proxy (base URL proxyURL+"/v1", env_key CodexTokenVar), with the
+// variables Codex would otherwise take a key from blanked.
+func CodexEnv(token string) []string {
+	return []string{CodexTokenVar + "=" + token, "OPENAI_API_KEY=", "CODEX_API_KEY="}
+}
