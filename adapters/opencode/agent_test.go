@@ -213,12 +213,18 @@ var (
 )
 
 // skeleton renders a universal stream without what varies between runs
-// (ids, paths, timings): one line per event, consecutive deltas of an item
-// joined.
+// (ids, paths, timings): one line per event, except that all deltas of an
+// item are joined at the first one. How OpenCode batches deltas depends on
+// the load (a last chunk may come only with the part's final text, after
+// the tool call that follows it).
 func skeleton(evs []adapters.Event) string {
 	var b strings.Builder
+	joined := map[string]bool{}
 	for i := 0; i < len(evs); i++ {
 		ev := evs[i]
+		if d, ok := ev.Data.(schema.ItemDeltaData); ok && joined[*d.NativeItemID] {
+			continue
+		}
 		line := string(ev.Type)
 		switch d := ev.Data.(type) {
 		case schema.ItemEventData:
@@ -228,13 +234,14 @@ func skeleton(evs []adapters.Event) string {
 				line += " " + partText(p)
 			}
 		case schema.ItemDeltaData:
-			text := d.Delta
-			for i+1 < len(evs) && evs[i+1].Type == schema.EventItemDelta &&
-				*evs[i+1].Data.(schema.ItemDeltaData).NativeItemID == *d.NativeItemID {
-				i++
-				text += evs[i].Data.(schema.ItemDeltaData).Delta
+			joined[*d.NativeItemID] = true
+			var text strings.Builder
+			for _, later := range evs[i:] {
+				if ld, ok := later.Data.(schema.ItemDeltaData); ok && *ld.NativeItemID == *d.NativeItemID {
+					text.WriteString(ld.Delta)
+				}
 			}
-			line += fmt.Sprintf(" %q", text)
+			line += fmt.Sprintf(" %q", text.String())
 		case schema.TurnEventData:
 			var m struct {
 				Status string `json:"status"`
