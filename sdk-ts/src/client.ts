@@ -16,6 +16,7 @@ import {
   type AgentListResponse,
   type AgentModelsResponse,
   type AgentModesResponse,
+  type DiffResponse,
   type BinaryBody,
   type BytesWrittenResponse,
   type FsActionResponse,
@@ -32,6 +33,9 @@ import {
   type FsUploadBatchResponse,
   type FsWatchEvent,
   type FsWriteResponse,
+  type InstallDone,
+  type InstallProgress,
+  type InstallStreamFrame,
   type OutputStream,
   type ProcessInfo,
   type ProcessListResponse,
@@ -53,6 +57,7 @@ import {
   type MessageRequest,
   type PermissionReply,
   type PermissionReplyRequest,
+  type ProblemDetails,
   type QuestionReplyRequest,
   type SessionListResponse,
   type UniversalEvent,
@@ -118,6 +123,18 @@ export interface GetEventsOptions extends RequestOptions {
   /** At most this many events; `hasMore` says whether there are more. */
   limit?: number;
   includeRaw?: boolean;
+}
+
+export interface GetSessionDiffOptions extends RequestOptions {
+  /** Include the unified diff. Default true; `false` asks for the file list only. */
+  patch?: boolean;
+}
+
+export interface InstallAgentStreamOptions {
+  /** Stops following the install (the daemon finishes it regardless): the iterator throws the signal's reason. */
+  signal?: AbortSignal;
+  /** Treat a stream silent this long (not even keep-alives) as dropped. Default 60 000 ms; 0 disables. */
+  idleTimeoutMs?: number;
 }
 
 const DEFAULT_RETRY: Required<RetryOptions> = { maxAttempts: 10, initialDelayMs: 200, maxDelayMs: 5000 };
@@ -190,6 +207,40 @@ export class AgentdClient {
         signal: options?.signal,
       }),
     );
+  }
+
+  /**
+   * `POST /v1/agents/{agent}/install/stream` (agentd addition): the same install as
+   * `installAgent`, followed as it goes: `progress` frames (phase, bytes downloaded of total),
+   * then one `done` frame with the agent as now listed. A failed install throws the AgentdError
+   * the plain install would (the stream's `error` frame). The stream is not resumable: a dropped
+   * connection throws a StreamError, and `installAgent` or `listAgents` tells how it ended.
+   */
+  installAgentStream(
+    agent: string,
+    request: AgentInstallRequest = {},
+    options: InstallAgentStreamOptions = {},
+  ): AsyncGenerator<InstallStreamFrame, void, undefined> {
+    return this.runStream<InstallStreamFrame, string>({
+      signal: options.signal,
+      retry: false,
+      idleTimeoutMs: options.idleTimeoutMs,
+      cursor: undefined,
+      open: async (_cursor, signal) =>
+        streamBody(
+          await this.api.POST("/v1/agents/{agent}/install/stream", {
+            params: { path: { agent } },
+            body: request,
+            headers: { Accept: "text/event-stream" },
+            parseAs: "stream",
+            signal,
+          }),
+        ),
+      parse: parseInstallMessage,
+      stopAfter: (frame) => frame.event === "done",
+      endOnCleanClose: () => false,
+      probeAfter: () => false,
+    });
   }
 
   /** `GET /v1/agents/{agent}/modes`. */
@@ -271,6 +322,20 @@ export class AgentdClient {
       }),
     );
     return data as EventsResponse;
+  }
+
+  /**
+   * `GET /v1/sessions/{sessionId}/diff` (agentd addition): what changed in the git work tree of
+   * the session's directory since its last commit — the files with status and line counts, and
+   * the unified diff unless `patch: false`. `repository` is false outside a work tree.
+   */
+  async getSessionDiff(sessionId: string, query: GetSessionDiffOptions = {}, options?: RequestOptions): Promise<DiffResponse> {
+    return this.result(
+      await this.api.GET("/v1/sessions/{session_id}/diff", {
+        params: { path: { session_id: sessionId }, query: { patch: query.patch } },
+        signal: options?.signal ?? query.signal,
+      }),
+    );
   }
 
   /** `POST /v1/sessions/{sessionId}/permissions/{permissionId}/reply`. */
@@ -971,6 +1036,20 @@ function streamBody(r: ApiResult): ReadableStream<Uint8Array> | null {
   if (!r.response.ok) throw AgentdError.fromResponse(r.response, r.error);
   if (r.response.status === 204 || r.data == null) return null;
   return r.data as ReadableStream<Uint8Array>;
+}
+
+/** An install stream frame; the `error` frame is the problem the plain install would answer. */
+function parseInstallMessage(msg: SseMessage): { item: InstallStreamFrame; cursor: string } | undefined {
+  switch (msg.event) {
+    case "progress":
+      return { item: { event: "progress", data: parseJSON<InstallProgress>(msg.data) }, cursor: msg.id };
+    case "done":
+      return { item: { event: "done", data: parseJSON<InstallDone>(msg.data) }, cursor: msg.id };
+    case "error":
+      throw new AgentdError(parseJSON<ProblemDetails>(msg.data));
+    default:
+      return undefined;
+  }
 }
 
 /** A universal event frame (unnamed SSE messages); its id is the sequence. */

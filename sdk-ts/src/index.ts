@@ -12,6 +12,8 @@ export {
   type ConnectOptions,
   type FetchLike,
   type GetEventsOptions,
+  type GetSessionDiffOptions,
+  type InstallAgentStreamOptions,
   type RequestOptions,
   type RetryOptions,
   type StreamEventsOptions,

@@ -26,6 +26,8 @@ export type AgentUnparsedData = Schemas["AgentUnparsedData"];
 export type ContentPart = Schemas["ContentPart"];
 export type CreateSessionRequest = Schemas["CreateSessionRequest"];
 export type CreateSessionResponse = Schemas["CreateSessionResponse"];
+export type ChangedFile = Schemas["ChangedFile"];
+export type DiffResponse = Schemas["DiffResponse"];
 export type ErrorData = Schemas["ErrorData"];
 export type ErrorDetail = Schemas["ErrorDetail"];
 export type ErrorType = Schemas["ErrorType"];
@@ -33,6 +35,8 @@ export type EventSource = Schemas["EventSource"];
 export type EventsQuery = Schemas["EventsQuery"];
 export type FileAction = Schemas["FileAction"];
 export type HealthResponse = Schemas["HealthResponse"];
+export type InstallDone = Schemas["InstallDone"];
+export type InstallProgress = Schemas["InstallProgress"];
 export type ItemDeltaData = Schemas["ItemDeltaData"];
 export type ItemEventData = Schemas["ItemEventData"];
 export type ItemKind = Schemas["ItemKind"];
@@ -130,6 +134,12 @@ export type TerminalOutputEvent =
 
 /** One item of `watchFs`: `ready` once the snapshot is taken, then one `change` per path. */
 export type FsWatchEvent = { event: "ready"; data: FsWatchReady } | { event: "change"; data: FsChange };
+
+/**
+ * One item of `installAgentStream`: `progress` as the install goes on, then `done` with the
+ * agent as it is now listed. (The stream's `error` frame is thrown as an AgentdError.)
+ */
+export type InstallStreamFrame = { event: "progress"; data: InstallProgress } | { event: "done"; data: InstallDone };
 
 /** The payload (`data`) of each event type. */
 export type EventDataByType = {

@@ -63,7 +63,7 @@ export function Files({ client, sessionId }: { client: AgentdClient; sessionId: 
     <div class="files">
       <div class="files-bar">
         <code class="cwd" title={dir}>
-          {dir === "." ? "session directory" : dir}
+          <bdi>{dir === "." ? "session directory" : dir}</bdi>
         </code>
         {dir !== "." && (
           <button onClick={() => setDir(parentOf(dir))} aria-label="Up one directory">

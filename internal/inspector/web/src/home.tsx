@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 
-import type { AgentdClient, AgentInfo, AgentModeInfo, AgentModelInfo, SessionInfo } from "../../../../sdk-ts/src/index.js";
+import type { AgentdClient, AgentInfo, AgentModeInfo, AgentModelInfo, InstallProgress, SessionInfo } from "../../../../sdk-ts/src/index.js";
 import { ago, errorText, newSessionId } from "./ui.js";
 
 const SESSION_POLL_MS = 3000;
@@ -38,10 +38,14 @@ export function Home({ client }: { client: AgentdClient }) {
   );
 }
 
+/** An install under way: when it started and the daemon's latest progress. */
+interface Installing {
+  started: number;
+  progress?: InstallProgress;
+}
+
 function Agents(props: { client: AgentdClient; agents: AgentInfo[]; onInstalled: () => void }) {
-  // Installing agents and when each install started: the API reports no
-  // progress of its own, so the row shows the time spent so far.
-  const [installing, setInstalling] = useState<Record<string, number>>({});
+  const [installing, setInstalling] = useState<Record<string, Installing>>({});
   const [failed, setFailed] = useState<Record<string, string>>({});
   const [now, setNow] = useState(Date.now());
   const busy = Object.keys(installing).length > 0;
@@ -52,10 +56,13 @@ function Agents(props: { client: AgentdClient; agents: AgentInfo[]; onInstalled:
   }, [busy]);
 
   const install = async (id: string, reinstall: boolean) => {
-    setInstalling((m) => ({ ...m, [id]: Date.now() }));
+    const started = Date.now();
+    setInstalling((m) => ({ ...m, [id]: { started } }));
     setFailed(({ [id]: _, ...rest }) => rest);
     try {
-      await props.client.installAgent(id, { reinstall });
+      for await (const frame of props.client.installAgentStream(id, { reinstall })) {
+        if (frame.event === "progress") setInstalling((m) => ({ ...m, [id]: { started, progress: frame.data } }));
+      }
       props.onInstalled();
     } catch (err) {
       setFailed((m) => ({ ...m, [id]: errorText(err) }));
@@ -73,9 +80,7 @@ function Agents(props: { client: AgentdClient; agents: AgentInfo[]; onInstalled:
             {a.version && <span class="muted"> {a.version}</span>}
           </div>
           {installing[a.id] !== undefined ? (
-            <span class="pill busy" role="status">
-              <span class="spinner" /> installing {Math.max(0, Math.round((now - installing[a.id]!) / 1000))}s
-            </span>
+            <InstallStatus state={installing[a.id]!} now={now} />
           ) : a.installed ? (
             <span class="pill ok">installed</span>
           ) : (
@@ -86,6 +91,37 @@ function Agents(props: { client: AgentdClient; agents: AgentInfo[]; onInstalled:
       ))}
     </ul>
   );
+}
+
+const PHASE_LABELS: Record<InstallProgress["phase"], string> = {
+  resolving: "resolving",
+  downloading: "downloading",
+  extracting: "extracting",
+  done: "finishing",
+};
+
+/** The phase, the bytes downloaded of the total as a bar (indeterminate until the size is known), the time spent. */
+function InstallStatus({ state, now }: { state: Installing; now: number }) {
+  const p = state.progress;
+  const known = p !== undefined && p.total > 0;
+  const seconds = Math.max(0, Math.round((now - state.started) / 1000));
+  return (
+    <div class="install-status" role="status" data-phase={p?.phase ?? "starting"}>
+      <span class="install-line">
+        <span class="spinner" /> installing · {p ? PHASE_LABELS[p.phase] : "starting"}
+        {known && ` ${megabytes(p.downloaded)} / ${megabytes(p.total)} MB`} · {seconds}s
+      </span>
+      {known ? (
+        <progress key="bytes" value={Math.min(p.downloaded, p.total)} max={p.total} aria-label="downloaded" />
+      ) : (
+        <progress key="waiting" aria-label="downloaded" />
+      )}
+    </div>
+  );
+}
+
+function megabytes(n: number): string {
+  return (n / 1_000_000).toFixed(1);
 }
 
 function Sessions({ client }: { client: AgentdClient }) {

@@ -234,7 +234,7 @@ function commandOf(args: string): string | undefined {
   return undefined;
 }
 
-function Diff({ text }: { text: string }) {
+export function Diff({ text }: { text: string }) {
   return (
     <pre class="diff">
       {text.replace(/\n$/, "").split("\n").map((line, i) => (

@@ -1,8 +1,9 @@
-// One session: the conversation, the raw events and the workspace files.
+// One session: the conversation, the raw events, the workspace files and its git changes.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { UNIVERSAL_EVENT_TYPES, type AgentdClient, type SessionInfo, type UniversalEvent } from "../../../../sdk-ts/src/index.js";
+import { Changes } from "./changes.js";
 import { Feed } from "./feed.js";
 import { Files } from "./files.js";
 import { SessionStatus } from "./home.js";
@@ -102,6 +103,7 @@ export function SessionView(props: { client: AgentdClient; id: string; tab: stri
     ["chat", "Conversation"],
     ["events", `Events · ${feed.events.length}`],
     ["files", "Files"],
+    ["changes", "Changes"],
     ["terminal", "Terminal"],
   ];
 
@@ -142,6 +144,8 @@ export function SessionView(props: { client: AgentdClient; id: string; tab: stri
         <Events events={feed.events} duplicates={feed.duplicates} />
       ) : props.tab === "files" ? (
         <Files client={client} sessionId={id} />
+      ) : props.tab === "changes" ? (
+        <Changes client={client} sessionId={id} />
       ) : props.tab === "terminal" ? (
         <Terminal client={client} sessionId={id} directory={info?.directory} />
       ) : (

@@ -2,14 +2,17 @@
 // Every wait is on something observable (a DOM state or an event on the
 // daemon's stream), with generous deadlines for a loaded machine.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 
 import { agentdBinary, artifacts, browserSkipReason, startBrowser, startDaemon, startHeldRegistry, startProxy, webDir } from "./helpers.mjs";
 
 const WAIT = 60_000;
+const execFileP = promisify(execFile);
 const skip = browserSkipReason();
 
 describe("inspector", { skip: skip || false }, () => {
@@ -117,7 +120,9 @@ describe("inspector", { skip: skip || false }, () => {
     const row = page.locator(`[data-agent=${agent}]`);
     await row.locator("button:has-text('Install')").click();
     await registry.firstRequest;
-    await row.locator("[role=status] >> text=installing").waitFor();
+    // The stream's first progress: asking the registry (which holds the request).
+    await row.locator("[role=status][data-phase=resolving] >> text=installing · resolving").waitFor();
+    assert.equal(await row.locator("[role=status] progress").count(), 1, "a progress bar");
     await shoot("home-installing");
     registry.release();
     await row.locator(".err").waitFor();
@@ -235,6 +240,40 @@ describe("inspector", { skip: skip || false }, () => {
     await page.waitForSelector(".fs-entry >> text=main.go");
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("button:has-text('Download archive')")]);
     assert.match(download.suggestedFilename(), /\.tar\.gz$/);
+  });
+
+  test("shows the git changes of the session's directory", async () => {
+    await page.goto(`${daemon.url}/ui/#/s/chat/changes`);
+    await page.waitForSelector(".changes >> text=Not a git repository");
+    await shoot("changes-not-git");
+
+    const repo = join(dir, "repo");
+    const git = (...args) => execFileP("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: repo });
+    await mkdir(repo);
+    await git("init", "-q");
+    await writeFile(join(repo, "notes.md"), "# Notes\n\nfirst line\nsecond line\n");
+    await git("add", "notes.md");
+    await git("commit", "-q", "-m", "first");
+    await writeFile(join(repo, "notes.md"), "# Notes\n\nfirst line\nsecond line, edited\nthird line\n");
+    await writeFile(join(repo, "todo.txt"), "write tests\nship it\n");
+    await api("/v1/sessions/changes", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ agent: "mock", directory: repo }) });
+
+    await page.goto(`${daemon.url}/ui/#/s/changes/changes`);
+    const notes = page.locator("[data-change='notes.md']");
+    const todo = page.locator("[data-change='todo.txt']");
+    await notes.waitFor();
+    assert.match(await notes.innerText(), /modified[\s\S]*\+2\s*−1/);
+    assert.match(await todo.innerText(), /added[\s\S]*\+2\s*−0/);
+    await page.waitForSelector("[data-change-diff='notes.md'] .diff .del >> text=-second line");
+    await page.waitForSelector("[data-change-diff='notes.md'] .diff .add >> text=+second line, edited");
+    await page.waitForSelector("[data-change-diff='todo.txt'] .diff .add >> text=+ship it");
+    await page.waitForSelector("[data-change-diff='notes.md'] .diff .hunk");
+    await shoot("changes");
+
+    await git("add", "-A");
+    await git("commit", "-q", "-m", "second");
+    await page.click(".changes button:has-text('Refresh')");
+    await page.waitForSelector(".changes >> text=No changes since the last commit.");
   });
 
   test("runs commands in a shell in the session's directory", async () => {
