@@ -223,7 +223,7 @@ func TestRegistryFormat(t *testing.T) {
 	h := r.Histogram("h_seconds", "H.", []float64{1, 0.5}, "k")
 	c.Inc(`quote " back \ nl` + "\n")
 	c.Add(-3, `quote " back \ nl`+"\n") // ignored
-	c.Inc("wrong", "count")            // recorded under ""
+	c.Inc("wrong", "count")             // recorded under ""
 	g.Set(math.Inf(1))
 	g.Add(-1)
 	h.Observe(0.5, "a") // le is inclusive
