@@ -12,16 +12,16 @@ import (
 
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/adapters/claude"
+	"github.com/agentd-dev/agentd/adapters/codex"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
 	engine "github.com/agentd-dev/agentd/internal/session"
 	"github.com/agentd-dev/agentd/schema"
 )
 
-// The proof with the real claude binary: it is given only a session token
-// and the proxy's URL, the proxy forwards to the fake model with the real
-// key. Skipped under -short and when the binary is missing (see
-// adapters/claude for installing it).
+// The proof with the real agent binaries: each is given only a session
+// token and the proxy's URL, the proxy forwards to the fake model with the
+// real key. Skipped under -short and when a binary is missing.
 
 const waitLong = 90 * time.Second
 
@@ -53,17 +53,63 @@ func (c *statusCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func TestRealClaudeNeverHoldsTheKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real claude test: skipped under -short")
+// realAgent is one agent under proof: how to make it with only a session
+// token, and what its calls and its environment must show.
+type realAgent struct {
+	name     string
+	find     func(context.Context) (string, error)
+	provider Provider
+	key      string // the real key, in the daemon's environment as keyVar
+	keyVar   string
+	header   string // where the upstream must find the real key …
+	want     string // … and as what
+	tokenVar string // the agent's variable holding the token
+	build    func(t *testing.T, bin, proxyURL, token string) adapters.Agent
+}
+
+var realAgents = []realAgent{
+	{
+		name: "claude", find: claude.DefaultResolver, provider: Anthropic,
+		key: anthropicKey, keyVar: "ANTHROPIC_API_KEY", header: "X-Api-Key", want: anthropicKey, tokenVar: "ANTHROPIC_API_KEY",
+		build: func(t *testing.T, bin, proxyURL, token string) adapters.Agent {
+			return claude.New(
+				claude.WithResolver(func(context.Context) (string, error) { return bin, nil }),
+				claude.WithHome(t.TempDir()), claude.WithGrace(3*time.Second),
+				claude.WithEnv(ClaudeEnv(proxyURL, token)...),
+				claude.WithEnv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0"))
+		},
+	},
+	{
+		name: "codex", find: codex.DefaultResolver, provider: OpenAI,
+		key: openAIKey, keyVar: "OPENAI_API_KEY", header: "Authorization", want: "Bearer " + openAIKey, tokenVar: CodexTokenVar,
+		build: func(t *testing.T, bin, proxyURL, token string) adapters.Agent {
+			return codex.New(
+				codex.WithResolver(func(context.Context) (string, error) { return bin, nil }),
+				codex.WithHome(t.TempDir()), codex.WithGrace(3*time.Second),
+				codex.WithProvider(codex.Provider{ID: "agentd", BaseURL: proxyURL + "/v1", EnvKey: CodexTokenVar}),
+				codex.WithConfig(`model="gpt-5.5"`, "model_providers.agentd.request_max_retries=0", "model_providers.agentd.stream_max_retries=0"),
+				codex.WithEnv(CodexEnv(token)...))
+		},
+	},
+}
+
+func TestRealAgentNeverHoldsTheKey(t *testing.T) {
+	for _, ra := range realAgents {
+		t.Run(ra.name, func(t *testing.T) { proveKeyless(t, ra) })
 	}
-	bin, err := claude.DefaultResolver(context.Background())
+}
+
+func proveKeyless(t *testing.T, ra realAgent) {
+	if testing.Short() {
+		t.Skipf("real %s test: skipped under -short", ra.name)
+	}
+	bin, err := ra.find(context.Background())
 	if err != nil {
-		t.Skipf("real claude test: binary not found (%v); set AGENTD_CLAUDE_BIN or npm install it under ~/.cache/agentd/npm", err)
+		t.Skipf("real %s test: binary not found (%v); npm install it under ~/.cache/agentd/npm (see .ci/agents.sh)", ra.name, err)
 	}
 	// The daemon's own environment holds the real key, as it would in
 	// production: the agent must still not get it.
-	t.Setenv("ANTHROPIC_API_KEY", anthropicKey)
+	t.Setenv(ra.keyVar, ra.key)
 	t.Setenv("IS_SANDBOX", "1") // claude skips permissions as root only in a sandbox
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -72,7 +118,7 @@ func TestRealClaudeNeverHoldsTheKey(t *testing.T) {
 	t.Cleanup(up.fake.Close)
 	upSrv := httptest.NewServer(up)
 	t.Cleanup(upSrv.Close)
-	proxy, err := New(Config{Upstreams: map[Provider]Upstream{Anthropic: {URL: upSrv.URL, Key: anthropicKey}}})
+	proxy, err := New(Config{Upstreams: map[Provider]Upstream{ra.provider: {URL: upSrv.URL, Key: ra.key}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,18 +126,13 @@ func TestRealClaudeNeverHoldsTheKey(t *testing.T) {
 	proxySrv := httptest.NewServer(counter)
 	t.Cleanup(proxySrv.Close)
 
-	const id = "mp-claude"
+	id := "mp-" + ra.name
 	token := proxy.Issue(id)
-	agent := claude.New(
-		claude.WithResolver(func(context.Context) (string, error) { return bin, nil }),
-		claude.WithHome(t.TempDir()), claude.WithGrace(3*time.Second),
-		claude.WithEnv(ClaudeEnv(proxySrv.URL, token)...),
-		claude.WithEnv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0"))
 	log, err := eventlog.Open(ctx, t.TempDir(), eventlog.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := engine.New(ctx, log, []adapters.Agent{agent})
+	m, err := engine.New(ctx, log, []adapters.Agent{ra.build(t, bin, proxySrv.URL, token)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +142,7 @@ func TestRealClaudeNeverHoldsTheKey(t *testing.T) {
 		m.Shutdown(sctx)
 		log.Close()
 	})
-	if _, err := m.Create(ctx, id, engine.CreateRequest{Agent: "claude", PermissionMode: "bypass", Directory: t.TempDir()}); err != nil {
+	if _, err := m.Create(ctx, id, engine.CreateRequest{Agent: ra.name, PermissionMode: "bypass", Directory: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := m.Get(id)
@@ -120,8 +161,8 @@ func TestRealClaudeNeverHoldsTheKey(t *testing.T) {
 		t.Fatal("upstream saw no calls")
 	}
 	for _, h := range seen {
-		if h.Get("X-Api-Key") != anthropicKey {
-			t.Errorf("upstream x-api-key = %q, want the real key", h.Get("X-Api-Key"))
+		if h.Get(ra.header) != ra.want {
+			t.Errorf("upstream %s = %q, want the real key", ra.header, h.Get(ra.header))
 		}
 		assertNoToken(t, h, token)
 	}
@@ -132,10 +173,10 @@ func TestRealClaudeNeverHoldsTheKey(t *testing.T) {
 		t.Fatalf("got %d tool results, want the env output", len(results))
 	}
 	env := results[0].Content
-	if !strings.Contains(env, "ANTHROPIC_API_KEY="+token) {
+	if !strings.Contains(env, ra.tokenVar+"="+token) {
 		t.Errorf("the agent's env lacks its session token:\n%s", env)
 	}
-	if strings.Contains(env, anthropicKey) {
+	if strings.Contains(env, ra.key) {
 		t.Errorf("the agent's env holds the real key:\n%s", env)
 	}
 	usage := proxy.Usage(id)
