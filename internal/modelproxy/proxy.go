@@ -295,6 +295,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// Rewrite already drops X-Forwarded-*; the agent's address is nobody's
 	// business upstream in the standard header either.
 	h.Del("Forwarded")
+	if c.api != apiOther {
+		// The agent's own Accept-Encoding would get it a reply compressed
+		// past the tee; without it the transport asks for gzip itself and
+		// hands the proxy the reply decoded.
+		h.Del("Accept-Encoding")
+	}
 	switch c.provider {
 	case Anthropic:
 		h.Set("X-Api-Key", p.keys[c.provider])

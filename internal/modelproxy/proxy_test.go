@@ -2,6 +2,7 @@ package modelproxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -293,6 +294,8 @@ func TestBodyCap(t *testing.T) {
 	}
 }
 
+// The agent's Accept-Encoding is dropped too, so model replies reach the
+// usage tee decoded.
 func TestHopByHopHeadersAreNotForwarded(t *testing.T) {
 	r := newRig(t, Config{})
 	h := anthropicHeader(r.proxy.Issue("s"))
@@ -301,6 +304,7 @@ func TestHopByHopHeadersAreNotForwarded(t *testing.T) {
 	h.Set("Proxy-Authorization", "Basic c2VjcmV0")
 	h.Set("Forwarded", "for=10.0.0.1")
 	h.Set("X-Keep", "yes")
+	h.Set("Accept-Encoding", "gzip, br")
 	if resp, b := r.do(t, "POST", "/v1/messages", h, body(messagesBody, false)); resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
@@ -309,6 +313,9 @@ func TestHopByHopHeadersAreNotForwarded(t *testing.T) {
 		if v := got.Get(k); v != "" {
 			t.Errorf("upstream got %s: %q", k, v)
 		}
+	}
+	if ae := got.Get("Accept-Encoding"); strings.Contains(ae, "br") {
+		t.Errorf("the agent's Accept-Encoding was forwarded: %q", ae)
 	}
 	if got.Get("X-Keep") != "yes" || got.Get("Anthropic-Version") == "" {
 		t.Errorf("end-to-end headers lost: %v", got)
@@ -410,5 +417,37 @@ func TestSecretsAreNotLogged(t *testing.T) {
 		if strings.Contains(logs.String(), s) || strings.Contains(string(b), s) {
 			t.Fatalf("a secret leaked into the log or the reply: %s", logs.String())
 		}
+	}
+}
+
+// An upstream that compresses whenever it may still has its usage read,
+// and the agent gets the reply it can read.
+func TestCompressingUpstreamStillCounted(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reply := `{"type":"message","usage":{"input_tokens":11,"output_tokens":4}}`
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			io.WriteString(w, reply)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		io.WriteString(zw, reply)
+		zw.Close()
+	}))
+	t.Cleanup(up.Close)
+	p, err := New(Config{Upstreams: map[Provider]Upstream{Anthropic: {URL: up.URL, Key: anthropicKey}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	h := anthropicHeader(p.Issue("s"))
+	h.Set("Accept-Encoding", "gzip") // set by hand: the client will not decode it for us
+	resp, b := (&rig{proxy: p, url: srv.URL}).do(t, "POST", "/v1/messages", h, body(messagesBody, false))
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"input_tokens":11`) {
+		t.Fatalf("status %d, body %q", resp.StatusCode, b)
+	}
+	if got := p.Usage("s"); got != (Usage{InputTokens: 11, OutputTokens: 4, Requests: 1}) {
+		t.Fatalf("usage %+v", got)
 	}
 }
