@@ -62,14 +62,14 @@ func startModelProxy(ctx context.Context, o modelProxyOptions, logger *slog.Logg
 	return &modelProxy{proxy: p, server: s}, nil
 }
 
-// claudeOptions point Claude at the proxy. The key variables are blanked
-// here so that, until a session's own token is set, Claude holds nothing
-// the proxy or the provider would accept.
+// claudeOptions point Claude at the proxy. Until a session's own token is
+// set (sessionEnv), Claude holds only modelproxy.PendingToken, which the
+// proxy refuses: it fails closed rather than reaching for a real key.
 func (m *modelProxy) claudeOptions() []claude.Option {
 	if m == nil || !m.proxy.Has(modelproxy.Anthropic) {
 		return nil
 	}
-	return []claude.Option{claude.WithEnv(modelproxy.ClaudeEnv(m.server.URL, "")...)}
+	return []claude.Option{claude.WithEnv(modelproxy.ClaudeEnv(m.server.URL, modelproxy.PendingToken)...)}
 }
 
 // codexOptions make the proxy Codex's model provider.
@@ -80,7 +80,7 @@ func (m *modelProxy) codexOptions() []codex.Option {
 	return []codex.Option{
 		codex.WithProvider(codex.Provider{ID: "agentd", Name: "agentd model proxy",
 			BaseURL: m.server.URL + "/v1", EnvKey: modelproxy.CodexTokenVar}),
-		codex.WithEnv(modelproxy.CodexEnv("")...),
+		codex.WithEnv(modelproxy.CodexEnv(modelproxy.PendingToken)...),
 	}
 }
 

@@ -4,6 +4,12 @@ package modelproxy
 // env_key of the model provider pointed at the proxy.
 const CodexTokenVar = "AGENTD_MODEL_TOKEN"
 
+// PendingToken stands in for a session token in an agent's static
+// environment: it satisfies the agent's own "is there a credential" checks,
+// and the proxy refuses it, so an agent started without its session's
+// token fails closed instead of falling back to a real key.
+const PendingToken = TokenPrefix + "pending"
+
 // ClaudeEnv is the environment that points Claude Code at the proxy with a
 // session token. It blanks the other variables Claude would take a
 // credential from, so one left in the daemon's environment cannot reach

@@ -212,6 +212,7 @@ func TestRefusedWithoutContactingUpstream(t *testing.T) {
 	}{
 		{"anthropic no token", "/v1/messages", func(*rig) http.Header { return anthropicHeader("") }, 401, true},
 		{"anthropic unknown token", "/v1/messages", func(*rig) http.Header { return anthropicHeader(TokenPrefix + "nope") }, 401, true},
+		{"pending placeholder", "/v1/messages", func(*rig) http.Header { return anthropicHeader(PendingToken) }, 401, true},
 		{"anthropic real key as token", "/v1/messages", func(*rig) http.Header { return anthropicHeader(anthropicKey) }, 401, true},
 		{"anthropic revoked", "/v1/messages", func(r *rig) http.Header {
 			tok := r.proxy.Issue("gone")
