@@ -19,6 +19,7 @@ import (
 	"github.com/agentd-dev/agentd/adapters/claude"
 	"github.com/agentd-dev/agentd/adapters/codex"
 	"github.com/agentd-dev/agentd/adapters/mock"
+	"github.com/agentd-dev/agentd/adapters/opencode"
 	"github.com/agentd-dev/agentd/api"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/install"
@@ -133,6 +134,10 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	}
 	defer inst.Wait()
 	installer := agentInstaller{inst: inst}
+	// OpenCode runs one server for every session; it stops after them.
+	openCode := opencode.New(opencode.WithResolver(installer.resolver(install.OpenCode, opencode.DefaultResolver)),
+		opencode.WithStateDir(filepath.Join(opts.DataDir, "agents", "opencode-state")))
+	defer closeAgent(logger, openCode, opts.ShutdownGrace) // also on the error paths; idempotent
 	agents := catalog.Agents(mock.New(),
 		claude.New(claude.WithResolver(installer.resolver(install.Claude, claude.DefaultResolver))),
 		// Default-mode Codex sessions ask before every command, which is what
@@ -141,7 +146,8 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		// bubblewrap) is not layered on top.
 		codex.New(codex.WithResolver(installer.resolver(install.Codex, codex.DefaultResolver)),
 			codex.WithDefaultPolicy("untrusted", "danger-full-access")),
-		amp.New(amp.WithResolver(installer.resolver(install.Amp, amp.DefaultResolver))))
+		amp.New(amp.WithResolver(installer.resolver(install.Amp, amp.DefaultResolver))),
+		openCode)
 	manager, err := session.New(ctx, log, agents, session.WithLogger(logger), session.WithInstaller(installer))
 	if err != nil {
 		return err
@@ -185,6 +191,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	logger.Info("agentd shutting down")
 	close(done) // ends open event streams, which would otherwise hold Shutdown
 	shutdown(logger, srv, manager, opts.ShutdownGrace)
+	closeAgent(logger, openCode, opts.ShutdownGrace)
 	stopSandbox(processes, terminals, opts.ShutdownGrace)
 	sinks.Stop(opts.ShutdownGrace) // ships the sessions' last events
 	if err := log.Close(); err != nil {
@@ -207,6 +214,15 @@ func shutdown(logger *slog.Logger, srv *http.Server, manager *session.Manager, g
 	sessCtx, cancelSess := context.WithTimeout(context.Background(), grace)
 	defer cancelSess()
 	manager.Shutdown(sessCtx)
+}
+
+// closeAgent stops what an agent keeps running across sessions.
+func closeAgent(logger *slog.Logger, a interface{ Close(context.Context) error }, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		logger.Warn("stopping an agent's shared server", "err", err)
+	}
 }
 
 // stopSandbox ends every terminal and process the API started, SIGKILL

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
 )
 
@@ -26,24 +28,35 @@ func TestAgents(t *testing.T) {
 		for _, r := range rigs {
 			t.Run(r.agent, func(t *testing.T) {
 				t.Parallel()
+				rigT := t
 				bin, err := r.find(t.Context())
 				if err != nil {
 					p.skipped(r.agent)
 					t.Skipf("%s not found (%v): its column of the coverage table is not proven by this run", r.agent, err)
 				}
+				// One scripted model per agent: scenarios pick their
+				// script by the marker in their prompts.
+				fake := fakemodel.New()
+				base, err := fake.Start(context.WithoutCancel(t.Context()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(fake.Close)
+				var agent adapters.Agent
 				for _, sc := range scenarios {
 					sc, ok := r.adjust(sc)
 					if !ok {
 						continue
 					}
 					t.Run(sc.name, func(t *testing.T) {
-						fake := fakemodel.New()
-						base, err := fake.Start(t.Context())
-						if err != nil {
-							t.Fatal(err)
+						a := agent
+						if a == nil && r.shared {
+							a = r.build(rigT, bin, base, sc)
+							agent = a
+						} else if a == nil {
+							a = r.build(t, bin, base, sc)
 						}
-						defer fake.Close()
-						d := startDaemon(t, r.build(t, bin, base, sc))
+						d := startDaemon(t, a)
 						evs := play(t, d, r.agent, sc, t.TempDir())
 						p.record(t, r.agent, r.how, sc.name, evs)
 						golden(t, filepath.Join("testdata", r.agent, sc.name+".golden"), []byte(shapes(t, evs)))

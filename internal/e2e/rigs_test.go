@@ -11,6 +11,7 @@ import (
 	"github.com/agentd-dev/agentd/adapters/amp"
 	"github.com/agentd-dev/agentd/adapters/claude"
 	"github.com/agentd-dev/agentd/adapters/codex"
+	"github.com/agentd-dev/agentd/adapters/opencode"
 )
 
 // rig knows how to run one agent against the scripted model.
@@ -23,6 +24,9 @@ type rig struct {
 	build func(t *testing.T, bin, base string, sc scenario) adapters.Agent
 	// adjust fits a scenario to the agent; false leaves it out.
 	adjust func(sc scenario) (scenario, bool)
+	// shared agents are built once for all scenarios (OpenCode's server
+	// takes seconds to start; sessions share it as they do in agentd).
+	shared bool
 }
 
 var rigs = []rig{
@@ -52,6 +56,22 @@ var rigs = []rig{
 			}
 			return sc, true
 		},
+	},
+	{
+		agent: "opencode", how: realBinary, find: opencode.DefaultResolver,
+		build: func(t *testing.T, bin, base string, _ scenario) adapters.Agent {
+			a := opencode.New(opencode.WithResolver(fixed(bin)), opencode.WithStateDir(t.TempDir()), opencode.WithGrace(3*time.Second),
+				opencode.WithProvider(opencode.Provider{ID: "fake", BaseURL: base + "/v1", APIKey: "x", Models: []string{"fake-model"}}))
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := a.Close(ctx); err != nil {
+					t.Errorf("closing opencode: %v", err)
+				}
+			})
+			return a
+		},
+		adjust: all, shared: true,
 	},
 	{
 		// Amp's loop runs on its vendor's servers: a stand-in binary plays
