@@ -89,6 +89,9 @@ type StartRequest struct {
 	Model          string
 	Variant        string
 	Directory      string
+	// Env adds KEY=value variables for this session's agent, applied last
+	// (the model proxy's per-session token).
+	Env []string
 }
 
 // Message is one user turn.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/inspector"
+	"github.com/agentd-dev/agentd/internal/metrics"
 	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
 	"github.com/agentd-dev/agentd/internal/terminal"
@@ -43,6 +44,9 @@ type Deps struct {
 	Workspace *workspace.FS
 	Processes *process.Service
 	Terminals *terminal.Service
+	// Metrics, when set, counts requests and is served at GET /metrics
+	// (behind the token, like /v1).
+	Metrics *metrics.Metrics
 }
 
 type server struct {
@@ -61,7 +65,13 @@ func New(d Deps) (http.Handler, huma.API) {
 		d.Done = make(chan struct{})
 	}
 	router := chi.NewMux()
+	if d.Metrics != nil {
+		router.Use(func(next http.Handler) http.Handler { return d.Metrics.Middleware(next, routePattern) })
+	}
 	router.Use(cors(d.CORS), authenticate(d.Auth), withRequest)
+	if d.Metrics != nil {
+		router.Get("/metrics", d.Metrics.ServeHTTP)
+	}
 	router.NotFound(notFound)
 	router.MethodNotAllowed(methodNotAllowed)
 	router.Get("/", banner)
@@ -81,6 +91,15 @@ func New(d Deps) (http.Handler, huma.API) {
 	router.Handle(inspector.Prefix, ui)
 	router.Handle(inspector.Prefix+"/*", ui)
 	return router, a
+}
+
+// routePattern labels a request with the route chi matched (known once
+// the request has been served), never the raw path.
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return r.Method + " " + rc.RoutePattern()
+	}
+	return "other"
 }
 
 func config() huma.Config {

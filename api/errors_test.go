@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/agentd-dev/agentd/api"
+	"github.com/agentd-dev/agentd/internal/metrics"
 )
 
 // problem is the expected problem+json body. Daemon errors are compared
@@ -378,4 +379,28 @@ func decodeAll(t *testing.T, raws []json.RawMessage) []event {
 		out[i] = decodeEvent(t, raw)
 	}
 	return out
+}
+
+// TestMetricsEndpoint: /metrics is served only when metrics are on, behind
+// the token, and labels requests by route pattern, not by path.
+func TestMetricsEndpoint(t *testing.T) {
+	ctx := testCtx(t)
+	const token = "tok"
+	ts := newTestServer(t, func(d *api.Deps) { d.Auth = api.AuthConfig{Token: token}; d.Metrics = metrics.New() })
+	auth := []string{"Authorization", "Bearer " + token}
+	ts.request(t, ctx, http.MethodGet, "/v1/sessions/one/events", "", auth...)
+	ts.request(t, ctx, http.MethodGet, "/v1/sessions/two/events", "", auth...)
+	if res := ts.request(t, ctx, http.MethodGet, "/metrics", ""); res.Status != http.StatusUnauthorized {
+		t.Fatalf("without the token: %d", res.Status)
+	}
+	res := ts.request(t, ctx, http.MethodGet, "/metrics", "", auth...)
+	body := string(res.Body)
+	if res.Status != 200 || !strings.Contains(body, `route="GET /v1/sessions/{session_id}/events",status="404"} 2`) ||
+		strings.Contains(body, "/v1/sessions/one") {
+		t.Fatalf("metrics %d:\n%s", res.Status, body)
+	}
+	plain := newTestServer(t)
+	if res := plain.request(t, ctx, http.MethodGet, "/metrics", ""); res.Status != http.StatusNotFound {
+		t.Fatalf("metrics off: %d", res.Status)
+	}
 }

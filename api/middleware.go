@@ -16,12 +16,14 @@ type AuthConfig struct {
 	Token string
 }
 
-// authenticate checks the token on every /v1 route but the health check.
+// authenticate checks the token on every /v1 route but the health check,
+// and on /metrics.
 // Accepted forms are the reference's: Bearer, Token and Basic.
 func authenticate(cfg AuthConfig) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if cfg.Token == "" || !strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1/health" ||
+			open := (!strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/v1/health") && r.URL.Path != "/metrics"
+			if cfg.Token == "" || open ||
 				tokenMatches(cfg.Token, r.Header.Get("Authorization")) || wsProtocolToken(cfg.Token, r) {
 				next.ServeHTTP(w, r)
 				return

@@ -246,7 +246,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
 	mode := permissionMode(req)
-	env := a.environ(mode == "bypassPermissions")
+	env := append(a.environ(mode == "bypassPermissions"), req.Env...)
 	extra, ok := credentialEnv(env)
 	if !ok {
 		return nil, credentials.Missing("claude", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")

@@ -61,6 +61,7 @@ type Agent struct {
 	home      string
 	env       []string
 	config    []string
+	envKey    string // the provider's key variable (WithProvider), a credential too
 	grace     time.Duration
 	maxLine   int
 	handshake time.Duration
@@ -133,6 +134,7 @@ func WithProvider(p Provider) Option {
 			key+"base_url="+tomlString(p.BaseURL), key+"wire_api="+tomlString(wire))
 		if p.EnvKey != "" {
 			a.config = append(a.config, key+"env_key="+tomlString(p.EnvKey))
+			a.envKey = p.EnvKey
 		}
 	}
 }
@@ -265,7 +267,7 @@ func (a *Agent) codexHome() string {
 // credential: a variable it reads, or its login file.
 func (a *Agent) credentialsAvailable() bool {
 	env := a.environ()
-	for _, k := range []string{"OPENAI_API_KEY", "CODEX_API_KEY"} {
+	for _, k := range []string{"OPENAI_API_KEY", "CODEX_API_KEY", a.envKey} {
 		if agentproc.Getenv(env, k) != "" {
 			return true
 		}
@@ -365,7 +367,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 			return nil, fmt.Errorf("codex: CODEX_HOME: %w", err)
 		}
 	}
-	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: a.args(), Dir: dir, Env: a.environ(), Stdin: true},
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: a.args(), Dir: dir, Env: append(a.environ(), req.Env...), Stdin: true},
 		agentproc.Options{Grace: a.grace})
 	if err != nil {
 		return nil, fmt.Errorf("codex: %w", err)

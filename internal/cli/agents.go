@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/internal/install"
+	"github.com/agentd-dev/agentd/internal/metrics"
 	"github.com/agentd-dev/agentd/internal/session"
 )
 
 // agentInstaller lets the engine install agents on first use.
 type agentInstaller struct {
-	inst *install.Installer
+	inst    *install.Installer
+	metrics *metrics.Metrics // nil when metrics are off
 }
 
 func (a agentInstaller) Installable(agent string) bool {
@@ -28,7 +31,9 @@ func (a agentInstaller) Install(ctx context.Context, agent, version string, rein
 				Downloaded: p.Downloaded, Total: p.Total})
 		}
 	}
+	start := time.Now()
 	_, err := a.inst.Install(ctx, agent, version, reinstall, report)
+	a.metrics.InstallDone(agent, time.Since(start), err)
 	return err
 }
 

@@ -23,10 +23,12 @@ import (
 	"github.com/agentd-dev/agentd/api"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/install"
+	"github.com/agentd-dev/agentd/internal/metrics"
 	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
 	"github.com/agentd-dev/agentd/internal/terminal"
 	"github.com/agentd-dev/agentd/internal/workspace"
+	"github.com/agentd-dev/agentd/schema"
 )
 
 type serverOptions struct {
@@ -43,6 +45,8 @@ type serverOptions struct {
 	ShutdownGrace   time.Duration
 	FS              workspace.Options
 	Sinks           sinkOptions
+	ModelProxy      modelProxyOptions
+	Metrics         bool
 	// ready, when set, receives the address the server listens on (tests).
 	ready func(addr string)
 }
@@ -86,6 +90,8 @@ func newServerCmd(streams IO, runF func(context.Context, *serverOptions) error) 
 	f.IntVar(&opts.FS.MaxWatchEntries, "fs-max-watch-entries", workspace.DefaultMaxWatchEntries, "most entries under a watched directory")
 	f.DurationVar(&opts.FS.WatchInterval, "fs-watch-interval", workspace.DefaultWatchInterval, "how often a watched directory is compared")
 	opts.Sinks.register(f)
+	opts.ModelProxy.register(f)
+	f.BoolVar(&opts.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics (behind the token)")
 	return cmd
 }
 
@@ -133,22 +139,42 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		return err
 	}
 	defer inst.Wait()
-	installer := agentInstaller{inst: inst}
+	var met *metrics.Metrics // nil: every hook does nothing
+	if opts.Metrics {
+		met = metrics.New()
+	}
+	proxy, err := startModelProxy(ctx, opts.ModelProxy, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownGrace)
+		defer cancel()
+		proxy.stop(stopCtx)
+	}()
+	installer := agentInstaller{inst: inst, metrics: met}
 	// OpenCode runs one server for every session; it stops after them.
 	openCode := opencode.New(opencode.WithResolver(installer.resolver(install.OpenCode, opencode.DefaultResolver)),
 		opencode.WithStateDir(filepath.Join(opts.DataDir, "agents", "opencode-state")))
 	defer closeAgent(logger, openCode, opts.ShutdownGrace) // also on the error paths; idempotent
 	agents := catalog.Agents(mock.New(),
-		claude.New(claude.WithResolver(installer.resolver(install.Claude, claude.DefaultResolver))),
+		claude.New(append(proxy.claudeOptions(), claude.WithResolver(installer.resolver(install.Claude, claude.DefaultResolver)))...),
 		// Default-mode Codex sessions ask before every command, which is what
 		// the permission API is for; agentd's sandbox (the VM or container it
 		// runs in) is the isolation, so Codex's own one (which needs
 		// bubblewrap) is not layered on top.
-		codex.New(codex.WithResolver(installer.resolver(install.Codex, codex.DefaultResolver)),
-			codex.WithDefaultPolicy("untrusted", "danger-full-access")),
+		codex.New(append(proxy.codexOptions(), codex.WithResolver(installer.resolver(install.Codex, codex.DefaultResolver)),
+			codex.WithDefaultPolicy("untrusted", "danger-full-access"))...),
 		amp.New(amp.WithResolver(installer.resolver(install.Amp, amp.DefaultResolver))),
 		openCode)
-	manager, err := session.New(ctx, log, agents, session.WithLogger(logger), session.WithInstaller(installer))
+	manager, err := session.New(ctx, log, agents, session.WithLogger(logger), session.WithInstaller(installer),
+		session.WithStartEnv(proxy.sessionEnv),
+		session.WithObserver(func(id, agent string, typ schema.EventType, data schema.Payload) {
+			met.Observe(agent, typ, data)
+			if typ == schema.EventSessionEnded {
+				proxy.sessionEnded(id)
+			}
+		}))
 	if err != nil {
 		return err
 	}
@@ -166,7 +192,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	done := make(chan struct{})
 	handler, _ := api.New(api.Deps{
 		Sessions: manager, Log: log, Logger: logger, Done: done,
-		Workspace: files, Processes: processes, Terminals: terminals,
+		Workspace: files, Processes: processes, Terminals: terminals, Metrics: met,
 		Auth: api.AuthConfig{Token: opts.Token},
 		CORS: api.CORSConfig{AllowOrigins: opts.CORSOrigins, AllowMethods: opts.CORSMethods,
 			AllowHeaders: opts.CORSHeaders, AllowCredentials: opts.CORSCredentials},

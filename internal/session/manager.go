@@ -27,6 +27,8 @@ type Manager struct {
 	logger    *slog.Logger
 	now       func() time.Time
 	installer Installer
+	startEnv  func(agent, sessionID string) []string
+	observe   Observer
 
 	mu       sync.RWMutex
 	sessions map[string]*Session
@@ -53,6 +55,19 @@ type InstallProgress struct {
 	// the registry did not say.
 	Downloaded int64 `json:"downloaded"`
 	Total      int64 `json:"total"`
+}
+
+// Observer sees every event once it is committed (metrics, the model
+// proxy's token revocation). It must not block.
+type Observer func(sessionID, agent string, typ schema.EventType, data schema.Payload)
+
+// WithObserver sets the Observer.
+func WithObserver(f Observer) Option { return func(m *Manager) { m.observe = f } }
+
+// WithStartEnv adds variables to each session's agent, e.g. a per-session
+// credential.
+func WithStartEnv(f func(agent, sessionID string) []string) Option {
+	return func(m *Manager) { m.startEnv = f }
 }
 
 // WithInstaller lets sessions install their agent on first use.
@@ -221,7 +236,11 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 		return SessionInfo{}, err
 	}
 	s := newSession(m, info, agentInfo)
-	running, err := start(context.WithoutCancel(ctx), startRequest(info), s)
+	sr := startRequest(info)
+	if m.startEnv != nil {
+		sr.Env = m.startEnv(info.Agent, info.SessionID)
+	}
+	running, err := start(context.WithoutCancel(ctx), sr, s)
 	if err != nil {
 		return SessionInfo{}, startError(req.Agent, err)
 	}

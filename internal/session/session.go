@@ -168,6 +168,9 @@ func (s *Session) commit(ctx context.Context, drafts []draft) error {
 	s.lastSeq += uint64(len(recs))
 	for _, d := range drafts {
 		s.track(d)
+		if s.m.observe != nil {
+			s.m.observe(s.id, s.info.Agent, d.typ, d.data)
+		}
 	}
 	return nil
 }
