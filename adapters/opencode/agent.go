@@ -30,14 +30,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
-	"github.com/agentd-dev/agentd/internal/agentproc"
+	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/apierr"
 )
 
@@ -52,8 +50,7 @@ type Agent struct {
 	mu   sync.Mutex // guards inst and serializes starts
 	inst *instance
 
-	versionMu sync.Mutex
-	versions  map[string]string
+	versions cliagent.Versions
 }
 
 var _ adapters.Agent = (*Agent)(nil)
@@ -92,7 +89,8 @@ func WithGrace(d time.Duration) Option { return func(a *Agent) { a.grace = d } }
 
 // New returns the OpenCode agent.
 func New(opts ...Option) *Agent {
-	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, versions: map[string]string{}}
+	// OpenCode is slow to start even for --version.
+	a := &Agent{resolve: DefaultResolver, grace: 5 * time.Second, versions: cliagent.Versions{Timeout: 20 * time.Second}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -114,46 +112,14 @@ func defaultStateDir() string {
 
 func (*Agent) ID() string { return "opencode" }
 
+// binary is where OpenCode's executable may be.
+var binary = cliagent.Binary{EnvVar: "AGENTD_OPENCODE_BIN", Command: "opencode",
+	Cached: "opencode-" + cliagent.NPMPlatform() + "/bin/opencode"}
+
 // DefaultResolver finds the binary: $AGENTD_OPENCODE_BIN, then `opencode`
 // on PATH, then agentd's npm cache
 // (~/.cache/agentd/npm/node_modules/opencode-<os>-<arch>/bin/opencode).
-func DefaultResolver(context.Context) (string, error) {
-	if p := os.Getenv("AGENTD_OPENCODE_BIN"); p != "" {
-		if executable(p) {
-			return p, nil
-		}
-		return "", fmt.Errorf("%w: AGENTD_OPENCODE_BIN=%s is not an executable file", adapters.ErrNotInstalled, p)
-	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" {
-			continue
-		}
-		if p := filepath.Join(dir, "opencode"); executable(p) {
-			return p, nil
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "agentd", "npm", "node_modules", "opencode-"+platform(), "bin", "opencode")
-		if executable(p) {
-			return p, nil
-		}
-	}
-	return "", adapters.ErrNotInstalled
-}
-
-func executable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
-
-// platform names the OS and CPU the way OpenCode's npm packages do.
-func platform() string {
-	arch := runtime.GOARCH
-	if arch == "amd64" {
-		arch = "x64"
-	}
-	return runtime.GOOS + "-" + arch
-}
+func DefaultResolver(context.Context) (string, error) { return binary.Find() }
 
 // Info reports install state and the capabilities agentd publishes for
 // OpenCode. Models are those of the configured provider; asking the server
@@ -190,7 +156,7 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 		return info
 	}
 	info.Installed, info.Path = true, path
-	info.Version = a.version(ctx, path)
+	info.Version = a.versions.Get(ctx, path, a.environ(""))
 	return info
 }
 
@@ -205,98 +171,24 @@ func (a *Agent) credentialsAvailable() bool {
 	return false
 }
 
-func (a *Agent) version(ctx context.Context, path string) string {
-	a.versionMu.Lock()
-	defer a.versionMu.Unlock()
-	if v, ok := a.versions[path]; ok {
-		return v
-	}
-	v := a.runVersion(ctx, path)
-	a.versions[path] = v
-	return v
-}
-
-// runVersion runs `opencode --version`, which prints the bare version.
-func (a *Agent) runVersion(ctx context.Context, path string) string {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(),
-		Env: a.environ("")}, agentproc.Options{Grace: time.Second})
-	if err != nil {
-		return ""
-	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-ctx.Done():
-			proc.Stop(context.Background())
-		case <-stop:
-		}
-	}()
-	defer proc.Stdout.Close()
-	lr := agentproc.NewLineReader(proc.Stdout, 4096)
-	first := ""
-	for {
-		line, _, err := lr.Next()
-		if err != nil {
-			break
-		}
-		if s := strings.TrimSpace(string(line)); s != "" && first == "" {
-			first = s
-		}
-	}
-	if !proc.Exit().Success() {
-		return ""
-	}
-	return first
-}
-
-// passed are the variables taken from the daemon's environment besides
-// *_API_KEY, OPENCODE_* and LC_*: what a shell and the tools need, and
-// proxy and CA settings needed to reach a provider.
-var passed = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
-	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-	"SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS"}
-
-// environ builds the server's whole environment: nothing is inherited
-// implicitly. Values are never logged.
+// environ builds the server's whole environment (cliagent.Env): the
+// shell's variables, provider keys (*_API_KEY) and OPENCODE_* from the
+// daemon's, config and state under the adapter's own directory, start-up
+// kept off the network, the configured overrides, then the server's
+// password (never one from the daemon's environment).
 func (a *Agent) environ(password string) []string {
-	vars := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && (slices.Contains(passed, k) || strings.HasSuffix(k, "_API_KEY") ||
-			strings.HasPrefix(k, "OPENCODE_") || strings.HasPrefix(k, "LC_")) {
-			vars[k] = v
-		}
-	}
-	if vars["PATH"] == "" {
-		vars["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-	}
+	var set []string
 	for k, sub := range map[string]string{"XDG_CONFIG_HOME": "config", "XDG_DATA_HOME": "data",
 		"XDG_CACHE_HOME": "cache", "XDG_STATE_HOME": "state"} {
-		vars[k] = filepath.Join(a.stateDir, sub)
+		set = append(set, k+"="+filepath.Join(a.stateDir, sub))
 	}
 	// Start-up must not wait on the network (models.dev, npm, updates).
 	for _, k := range []string{"OPENCODE_DISABLE_MODELS_FETCH", "OPENCODE_DISABLE_AUTOUPDATE",
 		"OPENCODE_DISABLE_LSP_DOWNLOAD", "OPENCODE_DISABLE_DEFAULT_PLUGINS", "OPENCODE_DISABLE_SHARE"} {
-		vars[k] = "1"
+		set = append(set, k+"=1")
 	}
-	for _, kv := range a.env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
-	delete(vars, "OPENCODE_SERVER_PASSWORD")
-	if password != "" {
-		vars["OPENCODE_SERVER_PASSWORD"] = password
-	}
-	env := make([]string, 0, len(vars))
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	slices.Sort(env)
-	return env
+	set = append(append(set, a.env...), "OPENCODE_SERVER_PASSWORD="+password)
+	return cliagent.Env{Prefixes: []string{"OPENCODE_"}, Suffixes: []string{"_API_KEY"}, Set: set}.Build()
 }
 
 // server returns the running server, starting one if there is none.

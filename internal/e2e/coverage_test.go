@@ -154,6 +154,7 @@ type proofs struct {
 	by     map[string]map[string][]string // agent → feature → scenarios
 	how    map[string]evidence
 	ran    map[string]bool
+	runs   int // scenario runs recorded
 	missed []string // agents that could not run
 }
 
@@ -165,6 +166,7 @@ func (p *proofs) record(t *testing.T, agent string, how evidence, sc string, evs
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.how[agent], p.ran[agent] = how, true
+	p.runs++
 	if p.by[agent] == nil {
 		p.by[agent] = map[string][]string{}
 	}

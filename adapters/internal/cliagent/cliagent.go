@@ -73,6 +73,8 @@ type Versions struct {
 	// Parse picks the version out of the first line printed; by default
 	// what precedes " (" ("2.1.330" from "2.1.330 (Claude Code)").
 	Parse func(first string) string
+	// Timeout bounds one probe (default 10 s).
+	Timeout time.Duration
 
 	mu   sync.Mutex
 	byID map[string]string // "" when --version failed
@@ -88,7 +90,7 @@ func LastWord(first string) string {
 }
 
 // Get returns the version of the binary at path, or "" when it fails
-// within ten seconds.
+// within the timeout.
 func (v *Versions) Get(ctx context.Context, path string, env []string) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -98,7 +100,11 @@ func (v *Versions) Get(ctx context.Context, path string, env []string) string {
 	if v.byID == nil {
 		v.byID = map[string]string{}
 	}
-	got := runVersion(ctx, path, env)
+	timeout := v.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	got := runVersion(ctx, timeout, path, env)
 	if got != "" {
 		parse := v.Parse
 		if parse == nil {
@@ -111,8 +117,8 @@ func (v *Versions) Get(ctx context.Context, path string, env []string) string {
 }
 
 // runVersion returns the first non-empty line `<path> --version` prints.
-func runVersion(ctx context.Context, path string, env []string) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+func runVersion(ctx context.Context, timeout time.Duration, path string, env []string) string {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: []string{"--version"}, Dir: os.TempDir(), Env: env},
 		agentproc.Options{Grace: time.Second})
@@ -150,10 +156,10 @@ var Shell = []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUA
 // Env describes an agent's whole environment: nothing is inherited
 // implicitly, and values are never logged.
 type Env struct {
-	// Pass and Prefixes name what is taken from the daemon's environment,
-	// besides Shell and LC_*.
-	Pass     []string
-	Prefixes []string
+	// Pass, Prefixes and Suffixes name what is taken from the daemon's
+	// environment, besides Shell and LC_*.
+	Pass               []string
+	Prefixes, Suffixes []string
 	// Set adds or overrides variables ("KEY=value"), last one winning.
 	Set []string
 }
@@ -165,7 +171,8 @@ func (e Env) Build() []string {
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
 		if ok && (slices.Contains(Shell, k) || slices.Contains(e.Pass, k) ||
-			slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(k, p) })) {
+			slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(k, p) }) ||
+			slices.ContainsFunc(e.Suffixes, func(x string) bool { return strings.HasSuffix(k, x) })) {
 			vars[k] = v
 		}
 	}
