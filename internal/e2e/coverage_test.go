@@ -154,7 +154,7 @@ type proofs struct {
 	by     map[string]map[string][]string // agent → feature → scenarios
 	how    map[string]evidence
 	ran    map[string]bool
-	runs   int // scenario runs recorded
+	runs   int      // scenario runs recorded
 	missed []string // agents that could not run
 }
 
