@@ -26,7 +26,11 @@ describe("inspector", { skip: skip || false }, () => {
     await writeFile(join(work, "src", "main.go"), "package main\n");
     await mkdir(artifacts, { recursive: true });
     registry = await startHeldRegistry();
-    daemon = await startDaemon(await agentdBinary(dir), dir, { env: { AGENTD_NPM_REGISTRY: registry.url } });
+    // Amp counts as not installed whatever this machine has cached, so the
+    // install test always has an installable agent to click.
+    daemon = await startDaemon(await agentdBinary(dir), dir, {
+      env: { AGENTD_NPM_REGISTRY: registry.url, AGENTD_AMP_BIN: join(dir, "no-such-amp") },
+    });
     browser = await startBrowser(dir);
     page = await browser.context.newPage();
     page.setDefaultTimeout(WAIT);
@@ -115,11 +119,15 @@ describe("inspector", { skip: skip || false }, () => {
   });
 
   test("an install shows its progress, then why it failed", async () => {
-    // Whichever agent is not installed on this machine.
-    const agent = await page.locator(".agents li", { has: page.locator("button:has-text('Install')") }).first().getAttribute("data-agent");
-    const row = page.locator(`[data-agent=${agent}]`);
+    const row = page.locator("[data-agent=amp]");
     await row.locator("button:has-text('Install')").click();
-    await registry.firstRequest;
+    let timer;
+    await Promise.race([
+      registry.firstRequest,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the install never reached the registry")), WAIT);
+      }),
+    ]).finally(() => clearTimeout(timer));
     // The stream's first progress: asking the registry (which holds the request).
     await row.locator("[role=status][data-phase=resolving] >> text=installing · resolving").waitFor();
     assert.equal(await row.locator("[role=status] progress").count(), 1, "a progress bar");
