@@ -152,6 +152,9 @@ func (w *Watch) scan() (map[string]snapshot, error) {
 		if name == "." {
 			return nil
 		}
+		if strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil // our own write in progress: it shows as its final name once renamed
+		}
 		info, err := d.Info()
 		if err != nil {
 			return nil

@@ -659,6 +659,8 @@ func TestWatch(t *testing.T) {
 	write(t, filepath.Join(root, "w/keep"), "22")
 	os.Remove(filepath.Join(root, "w/gone"))
 	write(t, filepath.Join(root, "w/d/new"), "")
+	// An atomic write caught half-way: its temporary file is not a change.
+	write(t, filepath.Join(root, "w/d/"+tempPrefix+"123"), "partial")
 	ch, err := w.Poll()
 	if err != nil {
 		t.Fatal(err)
