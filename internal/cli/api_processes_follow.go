@@ -5,6 +5,7 @@ package cli
 // frame; reconnecting after it answers 204.
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -27,6 +28,9 @@ type resumableStream struct {
 	open   func(ctx context.Context, lastID string) (*http.Response, error)
 	handle func(frame sseFrame) (done bool, err error)
 	lastID string
+	// stalled says what keeps happening when reconnects bring nothing new
+	// ("" : the stream keeps ending without new output).
+	stalled string
 	// connected is set once a stream was open: only then is a failure a
 	// dropped connection worth retrying.
 	connected bool
@@ -56,11 +60,14 @@ func (s *resumableStream) run(ctx context.Context) error {
 		}
 		if s.lastID != before {
 			backoff, failures = s.f.Backoff, 0
+			if err == nil {
+				continue // the daemon closed a stream that brought frames: ask again at once
+			}
 		}
 		failures++
 		if failures > s.f.Retries {
 			if err == nil {
-				err = errors.New("the stream keeps ending without new output")
+				err = errors.New(cmp.Or(s.stalled, "the stream keeps ending without new output"))
 			}
 			return s.f.transportError(err)
 		}

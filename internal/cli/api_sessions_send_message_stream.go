@@ -70,7 +70,7 @@ func runAPISessionsSendMessageStream(ctx context.Context, opts *apiSessionsSendM
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 		return opts.problem(res.StatusCode, body)
 	}
-	p := &eventPrinter{f: opts.apiFactory, connected: true}
+	p := &eventPrinter{f: opts.apiFactory}
 	stop := func(typ string) bool { return turnPauses[typ] }
 	done, err := p.readStream(res.Body, stop)
 	if done {

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/agentd-dev/agentd/api/client"
 )
@@ -94,9 +93,6 @@ var turnPauses = map[string]bool{
 type eventPrinter struct {
 	f    *apiFactory
 	last uint64
-	// connected is set once a stream was open: only then is a failure a
-	// dropped connection worth retrying, not a daemon that is not there.
-	connected bool
 }
 
 // streamEvent is the part of a UniversalEvent the printer reads.
@@ -265,80 +261,30 @@ func (p *eventPrinter) readStream(body io.Reader, stop func(string) bool) (done 
 // stopped it). A dropped connection is resumed with Last-Event-ID, after a
 // backoff, at most f.Retries times in a row without an event in between.
 func (p *eventPrinter) follow(ctx context.Context, id string, raw bool, stop func(string) bool) error {
-	f := p.f
-	c, err := f.Client()
+	c, err := p.f.Client()
 	if err != nil {
 		return err
 	}
-	backoff, failures := f.Backoff, 0
-	for {
-		before := p.last
-		done, err := p.followOnce(ctx, c, id, raw, stop)
-		if done || ctx.Err() != nil {
-			return nil
-		}
-		var ae *apiError
-		var pe printError
-		switch {
-		case errors.As(err, &ae):
-			return err
-		case errors.As(err, &pe):
-			return pe.error
-		case !p.connected:
-			return f.transportError(err) // never reached: nothing to resume
-		}
-		if p.last > before {
-			backoff, failures = f.Backoff, 0
-			if err == nil {
-				continue // the daemon closed a stream that had events: ask again at once
+	s := &resumableStream{f: p.f, stalled: "the event stream keeps ending without new events",
+		// Resumed from the printer's cursor, which only moves past printed events.
+		open: func(ctx context.Context, _ string) (*http.Response, error) {
+			params := &client.GetEventsSseParams{}
+			if p.last > 0 {
+				offset := int64(p.last)
+				lastID := strconv.FormatUint(p.last, 10)
+				params.Offset, params.LastEventID = &offset, &lastID
 			}
-		}
-		failures++
-		if failures > f.Retries {
-			if err == nil {
-				err = errors.New("the event stream keeps ending without new events")
+			if raw {
+				params.IncludeRaw = &raw
 			}
-			return f.transportError(err)
-		}
-		timer := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil
-		case <-timer.C:
-		}
-		backoff = min(2*backoff, maxBackoff)
+			return c.GetEventsSse(ctx, id, params, acceptEventStream)
+		},
+		handle: func(frame sseFrame) (bool, error) {
+			typ, _, err := p.print([]byte(frame.Data))
+			return err == nil && stop != nil && stop(typ), err
+		},
 	}
-}
-
-// followOnce opens one subscription from the cursor and reads it. done is
-// true when the stream ended for good or stop accepted an event; err is
-// why a connection failed (nil when the daemon just closed the stream).
-func (p *eventPrinter) followOnce(ctx context.Context, c *client.ClientWithResponses, id string, raw bool, stop func(string) bool) (done bool, err error) {
-	params := &client.GetEventsSseParams{}
-	if p.last > 0 {
-		offset := int64(p.last)
-		lastID := strconv.FormatUint(p.last, 10)
-		params.Offset, params.LastEventID = &offset, &lastID
-	}
-	if raw {
-		params.IncludeRaw = &raw
-	}
-	res, err := c.GetEventsSse(ctx, id, params, acceptEventStream)
-	if err != nil {
-		return false, err
-	}
-	defer res.Body.Close()
-	switch res.StatusCode {
-	case http.StatusNoContent:
-		return true, nil
-	case http.StatusOK:
-	default:
-		body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		return false, p.f.problem(res.StatusCode, body)
-	}
-	p.connected = true
-	return p.readStream(res.Body, stop)
+	return s.run(ctx)
 }
 
 func acceptEventStream(_ context.Context, req *http.Request) error {
