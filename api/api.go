@@ -5,6 +5,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,8 @@ type Deps struct {
 	// Metrics, when set, counts requests and is served at GET /metrics
 	// (behind the token, like /v1).
 	Metrics *metrics.Metrics
+	// SinkHealth, when set, reports the event sinks in /v1/health.
+	SinkHealth func(context.Context) []SinkHealth
 }
 
 type server struct {

@@ -32,27 +32,6 @@ type SinkHealth struct {
 	DeadLetters int64   `json:"deadLetters" doc:"Webhook events given up on and kept in the data dir"`
 }
 
-type healthSinksKey struct{}
-
-// WithHealthSinks has /v1/health report the sinks that report returns.
-// It travels in the health request's context so that Deps, shared with
-// every handler, need not know about sinks.
-func WithHealthSinks(h http.Handler, report func(context.Context) []SinkHealth) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/health" {
-			r = r.WithContext(context.WithValue(r.Context(), healthSinksKey{}, report))
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-func healthSinks(ctx context.Context) []SinkHealth {
-	if report, ok := ctx.Value(healthSinksKey{}).(func(context.Context) []SinkHealth); ok {
-		return report(ctx)
-	}
-	return nil
-}
-
 type healthOutput struct {
 	Body HealthResponse
 }
@@ -65,7 +44,7 @@ func (s *server) registerMeta(a huma.API) {
 	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 		b := Build()
 		return &healthOutput{Body: HealthResponse{Status: "ok", Version: b.Version, Commit: b.Commit, BuildDate: b.Date,
-			Sinks: healthSinks(ctx)}}, nil
+			Sinks: s.sinkHealth(ctx)}}, nil
 	})
 }
 
@@ -92,4 +71,11 @@ func registerSchemas(a huma.API) {
 	info := r.Map()["SessionInfo"]
 	info.Properties["mcp"] = &huma.Schema{Type: huma.TypeObject, AdditionalProperties: McpServerConfig(nil).Schema(r)}
 	info.Properties["skills"] = r.Schema(reflect.TypeOf(SkillsConfig{}), true, "")
+}
+
+func (s *server) sinkHealth(ctx context.Context) []SinkHealth {
+	if s.SinkHealth == nil {
+		return nil
+	}
+	return s.SinkHealth(ctx)
 }

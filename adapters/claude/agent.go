@@ -154,6 +154,9 @@ func credentialEnv(env []string) ([]string, bool) {
 			return nil, true // cloud credentials Claude resolves itself
 		}
 	}
+	if agentproc.Getenv(env, "ANTHROPIC_API_KEY") != "" {
+		return nil, true // the first source Discover would pick, found without reading a file
+	}
 	c, ok := credentials.Best(credentials.Discover(credentials.Options{Env: env, Home: agentproc.Getenv(env, "HOME")}), credentials.Anthropic)
 	switch {
 	case !ok:

@@ -192,12 +192,11 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	done := make(chan struct{})
 	handler, _ := api.New(api.Deps{
 		Sessions: manager, Log: log, Logger: logger, Done: done,
-		Workspace: files, Processes: processes, Terminals: terminals, Metrics: met,
+		Workspace: files, Processes: processes, Terminals: terminals, Metrics: met, SinkHealth: sinkHealth(sinks),
 		Auth: api.AuthConfig{Token: opts.Token},
 		CORS: api.CORSConfig{AllowOrigins: opts.CORSOrigins, AllowMethods: opts.CORSMethods,
 			AllowHeaders: opts.CORSHeaders, AllowCredentials: opts.CORSCredentials},
 	})
-	handler = api.WithHealthSinks(handler, sinkHealth(sinks))
 	ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
