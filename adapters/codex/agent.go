@@ -428,18 +428,25 @@ func (s *session) handshake(ctx context.Context, a *Agent, resume string) error 
 }
 
 // startError says why the handshake failed, with the start of stderr when
-// the process died.
+// the process died. The failure can be seen (a refused write, the reader's
+// end) before the process is reaped and its stderr drained, so a dying
+// process is given a moment to finish.
 func (s *session) startError(step string, err error) error {
-	select {
-	case <-s.readerDone:
-		rep := s.proc.Stderr().Report()
-		if rep.Head != "" {
-			return fmt.Errorf("codex: %s: %w (stderr: %s)", step, err, truncate(rep.Head, 2048))
+	var rpc *rpcFailure
+	if !errors.As(err, &rpc) && !errors.Is(err, context.DeadlineExceeded) {
+		select {
+		case <-s.proc.Done():
+			if rep := s.proc.Stderr().Report(); rep.Head != "" {
+				return fmt.Errorf("codex: %s: %w (stderr: %s)", step, err, truncate(rep.Head, 2048))
+			}
+		case <-time.After(stderrWait):
 		}
-	default:
 	}
 	return fmt.Errorf("codex: %s: %w", step, err)
 }
+
+// stderrWait bounds how long a failed start waits for the process's stderr.
+const stderrWait = 2 * time.Second
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
