@@ -2,50 +2,29 @@ package modelproxy
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/agentd-dev/agentd/internal/credentials"
+	"github.com/agentd-dev/agentd/internal/loopback"
 )
 
-// Server is a proxy serving on its own loopback listener, apart from
-// agentd's API: agents reach it without agentd's bearer token, and it is
-// never exposed beyond the machine.
+// Server is a proxy serving on its own loopback listener.
 type Server struct {
-	URL  string // e.g. http://127.0.0.1:41234, without /v1
-	srv  *http.Server
-	done chan struct{}
+	URL string // e.g. http://127.0.0.1:41234, without /v1
+	ls  *loopback.Server
 }
 
 // Listen serves p on 127.0.0.1 at a free port until Close.
 func Listen(ctx context.Context, p *Proxy) (*Server, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	ls, err := loopback.Listen(ctx, "modelproxy", p, p.logger)
 	if err != nil {
-		return nil, fmt.Errorf("modelproxy: listen: %w", err)
+		return nil, err
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), done: make(chan struct{}),
-		srv: &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}}
-	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			p.logger.Error("modelproxy: serve", "err", err)
-		}
-	}()
-	return s, nil
+	return &Server{URL: "http://" + ls.Addr, ls: ls}, nil
 }
 
 // Close stops the server, letting calls in flight finish until ctx ends,
 // then cutting them.
-func (s *Server) Close(ctx context.Context) {
-	if err := s.srv.Shutdown(ctx); err != nil {
-		_ = s.srv.Close()
-	}
-	<-s.done
-}
+func (s *Server) Close(ctx context.Context) { s.ls.Close(ctx) }
 
 // UpstreamsFrom pairs each provider's base URL with the best API key among
 // creds. OAuth logins are left out: they authenticate a subscription, not
