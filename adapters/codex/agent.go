@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ import (
 	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/credentials"
 	"github.com/agentd-dev/agentd/schema"
 )
 
@@ -263,17 +265,39 @@ func (a *Agent) codexHome() string {
 	return ""
 }
 
-// credentialsAvailable reports whether Codex will find an OpenAI
-// credential: a variable it reads, or its login file.
-func (a *Agent) credentialsAvailable() bool {
-	env := a.environ()
-	for _, k := range []string{"OPENAI_API_KEY", "CODEX_API_KEY", a.envKey} {
-		if agentproc.Getenv(env, k) != "" {
-			return true
-		}
+// credentialsAvailable reports whether Codex will find a credential in
+// the environment it runs with.
+func (a *Agent) credentialsAvailable() bool { return a.credentialsIn(a.environ()) }
+
+// credentialsIn reports whether Codex, started with env, has a credential
+// for its model provider. A provider with an env_key needs that variable
+// and nothing else counts; a custom provider without one (or configured
+// through WithConfig, which agentd cannot judge) needs none; the default
+// OpenAI provider takes a key variable or the login in CODEX_HOME/auth.json.
+func (a *Agent) credentialsIn(env []string) bool {
+	switch {
+	case a.envKey != "":
+		return agentproc.Getenv(env, a.envKey) != ""
+	case a.customProvider():
+		return true
+	case agentproc.Getenv(env, "OPENAI_API_KEY") != "", agentproc.Getenv(env, "CODEX_API_KEY") != "":
+		return true
 	}
-	st, err := os.Stat(filepath.Join(a.codexHome(), "auth.json"))
-	return err == nil && st.Mode().IsRegular()
+	return credentials.CodexLogin(agentproc.Getenv(env, "CODEX_HOME"))
+}
+
+// customProvider reports whether the configuration picks a model provider.
+func (a *Agent) customProvider() bool {
+	return slices.ContainsFunc(a.config, func(kv string) bool { return strings.HasPrefix(kv, "model_provider=") })
+}
+
+// missingCredentials is the problem for a session whose Codex has none,
+// naming the variables that would give it one.
+func (a *Agent) missingCredentials() error {
+	if a.envKey != "" {
+		return credentials.Missing("codex", a.envKey)
+	}
+	return credentials.Missing("codex", "OPENAI_API_KEY", "CODEX_API_KEY")
 }
 
 // environ builds the agent's whole environment (cliagent.Env): the shell's
@@ -362,12 +386,16 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
+	env := append(a.environ(), req.Env...)
+	if !a.credentialsIn(env) {
+		return nil, a.missingCredentials()
+	}
 	if h := a.codexHome(); h != "" {
 		if err := os.MkdirAll(h, 0o700); err != nil {
 			return nil, fmt.Errorf("codex: CODEX_HOME: %w", err)
 		}
 	}
-	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: a.args(), Dir: dir, Env: append(a.environ(), req.Env...), Stdin: true},
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: a.args(), Dir: dir, Env: env, Stdin: true},
 		agentproc.Options{Grace: a.grace})
 	if err != nil {
 		return nil, fmt.Errorf("codex: %w", err)

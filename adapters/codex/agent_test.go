@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -898,11 +899,83 @@ func TestStartErrors(t *testing.T) {
 	if e, ok := apierr.As(err); !ok || e.Kind != apierr.InvalidRequest {
 		t.Errorf("start in a missing directory: %v", err)
 	}
-	dies := New(WithResolver(fakeBinary(t, `echo "no config for you" >&2; exit 1`)), WithHome(t.TempDir()))
+	dies := New(WithResolver(fakeBinary(t, `echo "no config for you" >&2; exit 1`)), WithHome(t.TempDir()), WithEnv("OPENAI_API_KEY=k"))
 	_, err = dies.Start(t.Context(), adapters.StartRequest{Directory: t.TempDir()}, newCollector())
 	if err == nil || !strings.Contains(err.Error(), "no config for you") {
 		t.Errorf("start of a dying process: %v", err)
 	}
+}
+
+// TestCredentials: a session is refused before Codex starts unless its
+// model provider has a credential, and the problem names the variables
+// that would give it one.
+func TestCredentials(t *testing.T) {
+	noKeys := WithEnv("OPENAI_API_KEY=", "CODEX_API_KEY=")
+	keyed := WithProvider(Provider{ID: "gw", BaseURL: "http://gw/v1", EnvKey: "GW_KEY"})
+	tests := []struct {
+		name    string
+		opts    []Option
+		auth    string   // CODEX_HOME/auth.json; "" writes none
+		env     []string // the session's own variables
+		missing []string // nil: the session starts
+	}{
+		{name: "nothing", missing: []string{"OPENAI_API_KEY", "CODEX_API_KEY"}},
+		{name: "OPENAI_API_KEY", opts: []Option{WithEnv("OPENAI_API_KEY=k")}},
+		{name: "CODEX_API_KEY", opts: []Option{WithEnv("CODEX_API_KEY=k")}},
+		{name: "the session's own key", env: []string{"OPENAI_API_KEY=k"}},
+		{name: "chatgpt login", auth: `{"OPENAI_API_KEY":null,"tokens":{"access_token":"a"}}`},
+		{name: "logged out", auth: `{"OPENAI_API_KEY":null,"tokens":null}`, missing: []string{"OPENAI_API_KEY", "CODEX_API_KEY"}},
+		{name: "the session's own CODEX_HOME", env: []string{"CODEX_HOME=" + writeAuth(t, `{"OPENAI_API_KEY":"k"}`)}},
+		{name: "provider with its key", opts: []Option{keyed, WithEnv("GW_KEY=k")}},
+		{name: "provider without its key", opts: []Option{keyed, WithEnv("OPENAI_API_KEY=k")}, missing: []string{"GW_KEY"}},
+		{name: "provider that needs no key", opts: []Option{WithProvider(Provider{BaseURL: "http://local/v1"})}},
+		{name: "provider from WithConfig", opts: []Option{WithConfig(`model_provider="ollama"`)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			if tt.auth != "" {
+				home = writeAuth(t, tt.auth)
+			}
+			a := New(append([]Option{WithResolver(fakeBinary(t, "touch started\n"+handshake+"while read l; do :; done")), WithHome(home),
+				WithGrace(2 * time.Second), noKeys}, tt.opts...)...)
+			// The daemon-wide answer knows nothing of a session's own variables.
+			if got, want := a.Info(t.Context()).CredentialsAvailable, tt.missing == nil && tt.env == nil; got != want {
+				t.Errorf("credentialsAvailable %v, want %v", got, want)
+			}
+			dir := t.TempDir()
+			s, err := a.Start(t.Context(), adapters.StartRequest{SessionID: "s", Directory: dir, Env: tt.env}, newCollector())
+			if tt.missing == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = s.Stop(context.Background())
+				return
+			}
+			e, ok := apierr.As(err)
+			if !ok || e.Kind != apierr.InvalidRequest || !reflect.DeepEqual(e.Details["missingCredentials"], tt.missing) {
+				t.Fatalf("error %#v", err)
+			}
+			for _, v := range tt.missing {
+				if !strings.Contains(e.Detail, v) {
+					t.Errorf("detail %q does not name %s", e.Detail, v)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+				t.Error("codex was started without credentials")
+			}
+		})
+	}
+}
+
+// writeAuth makes a Codex home holding auth.json.
+func writeAuth(t *testing.T, body string) string {
+	t.Helper()
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "auth.json"), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return home
 }
 
 // fakeBinary writes a shell script standing in for codex.
@@ -922,7 +995,7 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "secret")
 	t.Setenv("AGENTD_TOKEN", "daemon-secret")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "nope")
-	a := New(WithHome("/data/codex"), WithEnv("EXTRA=1"),
+	a := New(WithHome("/data/codex"), WithEnv("EXTRA=1", "K=k"),
 		WithProvider(Provider{BaseURL: `http://h/v1"x`, EnvKey: "K"}), WithConfig(`model="m"`))
 	env := a.environ()
 	for _, want := range []string{"OPENAI_API_KEY=secret", "CODEX_HOME=/data/codex", "EXTRA=1"} {
@@ -971,7 +1044,8 @@ read l; echo '{"id":2,"result":{"thread":{"id":"th1"},"model":"m"}}'
 
 func startScripted(t *testing.T, script string, opts ...Option) (*session, *collector) {
 	t.Helper()
-	a := New(append([]Option{WithResolver(fakeBinary(t, handshake+script)), WithHome(t.TempDir()), WithGrace(2 * time.Second)}, opts...)...)
+	a := New(append([]Option{WithResolver(fakeBinary(t, handshake+script)), WithHome(t.TempDir()), WithGrace(2 * time.Second),
+		WithEnv("OPENAI_API_KEY=k")}, opts...)...)
 	c := newCollector()
 	s, err := a.Start(t.Context(), adapters.StartRequest{SessionID: "s", Directory: t.TempDir()}, c)
 	if err != nil {

@@ -36,7 +36,9 @@ import (
 
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
+	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/credentials"
 )
 
 // Agent is the OpenCode agent.
@@ -145,12 +147,9 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 		}
 		if len(info.Models) > 0 {
 			info.DefaultModel = info.Models[0].ID
-			info.CredentialsAvailable = true
 		}
 	}
-	if !info.CredentialsAvailable {
-		info.CredentialsAvailable = a.credentialsAvailable()
-	}
+	info.CredentialsAvailable = a.credentialsAvailable()
 	path, err := a.resolve(ctx)
 	if err != nil {
 		return info
@@ -160,15 +159,33 @@ func (a *Agent) Info(ctx context.Context) adapters.Info {
 	return info
 }
 
-// credentialsAvailable: a provider key OpenCode reads from the environment.
+// credentialsAvailable reports whether the server will have a credential
+// for some model provider: the one it was given (WithProvider, which needs
+// no key or carries its own), a provider key OpenCode reads from the
+// environment, or a login in the auth.json under its data directory. That
+// is the adapter's state directory, not the user's: OpenCode under agentd
+// never reads ~/.local/share/opencode.
 func (a *Agent) credentialsAvailable() bool {
-	for _, kv := range a.environ("") {
+	if a.provider != nil {
+		return true
+	}
+	env := a.environ("")
+	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasSuffix(k, "_API_KEY") && v != "" {
 			return true
 		}
 	}
-	return false
+	return credentials.OpenCodeLogin(agentproc.Getenv(env, "XDG_DATA_HOME"))
+}
+
+// checkCredentials refuses a session the server could not run a turn for,
+// naming the keys of the two providers most users have.
+func (a *Agent) checkCredentials() error {
+	if a.credentialsAvailable() {
+		return nil
+	}
+	return credentials.Missing("opencode", "ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 }
 
 // environ builds the server's whole environment (cliagent.Env): the
@@ -267,6 +284,9 @@ func (a *Agent) Start(ctx context.Context, req adapters.StartRequest, emit adapt
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
+	if err := a.checkCredentials(); err != nil {
+		return nil, err
+	}
 	in, err := a.server(ctx)
 	if err != nil {
 		return nil, err
@@ -300,6 +320,9 @@ func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSes
 			return nil, fmt.Errorf("opencode: working directory: %w", err)
 		}
 		dir = wd
+	}
+	if err := a.checkCredentials(); err != nil {
+		return nil, err
 	}
 	in, err := a.server(ctx)
 	if err != nil {

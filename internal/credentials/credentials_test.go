@@ -182,3 +182,41 @@ func TestStringNeverShowsTheSecret(t *testing.T) {
 		t.Fatalf("Redact(short) = %q", Redact("short"))
 	}
 }
+
+// TestAgentLogins: the login files of an agent's own home, wherever
+// agentd put it, count when they hold any usable login and only then.
+func TestAgentLogins(t *testing.T) {
+	tests := []struct {
+		name  string
+		check func(dir string) bool
+		file  string // relative to the directory given to check
+		body  string // "" writes no file
+		want  bool
+	}{
+		{"codex: no file", CodexLogin, "auth.json", "", false},
+		{"codex: api key", CodexLogin, "auth.json", `{"OPENAI_API_KEY":"sk"}`, true},
+		{"codex: chatgpt login", CodexLogin, "auth.json", `{"OPENAI_API_KEY":null,"tokens":{"access_token":"a","refresh_token":"r"}}`, true},
+		{"codex: logged out", CodexLogin, "auth.json", `{"OPENAI_API_KEY":null,"tokens":null}`, false},
+		{"codex: malformed", CodexLogin, "auth.json", `{"OPENAI_API_KEY":`, false},
+		{"opencode: no file", OpenCodeLogin, "opencode/auth.json", "", false},
+		{"opencode: api key of any provider", OpenCodeLogin, "opencode/auth.json", `{"openrouter":{"type":"api","key":"k"}}`, true},
+		{"opencode: oauth with only a refresh token", OpenCodeLogin, "opencode/auth.json", `{"anthropic":{"type":"oauth","refresh":"r","access":"","expires":0}}`, true},
+		{"opencode: well-known token", OpenCodeLogin, "opencode/auth.json", `{"corp":{"type":"wellknown","key":"K","token":"t"}}`, true},
+		{"opencode: empty entries", OpenCodeLogin, "opencode/auth.json", `{"anthropic":{"type":"api","key":""},"x":"y"}`, false},
+		{"opencode: not an object", OpenCodeLogin, "opencode/auth.json", `[]`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{}
+			if tt.body != "" {
+				files[tt.file] = tt.body
+			}
+			if got := tt.check(writeFiles(t, files)); got != tt.want {
+				t.Errorf("got %v want %v", got, tt.want)
+			}
+		})
+	}
+	if CodexLogin("") || OpenCodeLogin("") {
+		t.Error("an unset home has a login")
+	}
+}

@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,45 @@ func (f credFile) read(home string) []Credential {
 		return nil
 	}
 	return f.parse("~/"+f.path, raw)
+}
+
+// CodexLogin reports whether the auth.json in a Codex home (CODEX_HOME)
+// holds an API key or a ChatGPT login. Agents do not always run with the
+// user's home (agentd may give Codex a home of its own), so the file is
+// looked up where that agent will look, not under ~.
+func CodexLogin(codexHome string) bool {
+	if codexHome == "" {
+		return false
+	}
+	var raw map[string]any
+	if readJSON(filepath.Join(codexHome, "auth.json"), &raw) != nil {
+		return false
+	}
+	return len(parseCodexAuth("", raw)) > 0
+}
+
+// OpenCodeLogin reports whether the auth.json OpenCode reads under its
+// data directory ($XDG_DATA_HOME) holds a login for any provider: an API
+// key, an OAuth login (its refresh token is enough, OpenCode renews the
+// access token) or a well-known provider's token. Any provider counts, not
+// only those Discover hands to other agents: OpenCode speaks to many.
+func OpenCodeLogin(dataHome string) bool {
+	if dataHome == "" {
+		return false
+	}
+	var raw map[string]any
+	if readJSON(filepath.Join(dataHome, "opencode", "auth.json"), &raw) != nil {
+		return false
+	}
+	for _, v := range raw {
+		e, _ := v.(map[string]any)
+		for _, k := range []string{"key", "access", "refresh", "token"} {
+			if str(e, k) != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // parseClaudeCredentials reads Claude Code's login:
