@@ -22,6 +22,42 @@ check() { # check NAME COMMAND...
 	if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
 
+# The examples use this clone's agentd-sdk: build it unless sdk-ts/scripts/ci.sh
+# (run before this script by .ci/test) already did.
+build_sdk() {
+	(cd "$root/sdk-ts" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } &&
+		{ node scripts/check-dist-fresh.mjs >/dev/null 2>&1 || npm run build >/dev/null; })
+}
+
+# ran REGEXP OUTPUT: whether a line of OUTPUT matches REGEXP; prints OUTPUT's end when not.
+ran() {
+	grep -qxE "$1" <<<"$2" && return 0
+	echo "$2" | tail -n 40
+	return 1
+}
+
+node_examples() {
+	if ! build_sdk; then
+		check "sdk-ts builds for the TypeScript examples" false
+		return
+	fi
+	local ex out
+	# E2B and Daytona: type-checked against the official SDKs' types (their
+	# cloud halves cannot reach the clouds here); their agentd half runs
+	# against this daemon.
+	for ex in e2b daytona; do
+		out=$(AGENTD_URL="$url" "$root/examples/shared/run.sh" "$ex" shared/local.js 2>&1)
+		check "$ex: type-checks against its official SDK; its agentd half streams a mock turn" ran "agentd half: ok" "$out"
+	done
+	out=$(node "$root/examples/shared/snippets.mjs" docs/guides/e2b.md docs/guides/daytona.md 2>&1)
+	check "the guides' code is the examples' code" ran "snippets: [0-9]+ checked, 0 differ" "$out"
+	local install_url
+	install_url=$(sed -n 's/^#   curl -fsSL \(http[^ ]*\) | sh$/\1/p' "$root/install/install.sh")
+	for ex in e2b daytona; do
+		check "$ex installs from install.sh's documented URL" grep -qF "const INSTALL_URL = \"$install_url\";" "$root/examples/$ex/main.ts"
+	done
+}
+
 bin=${AGENTD_BIN:-}
 if [ -z "$bin" ]; then
 	bin="$work/agentd"
@@ -105,13 +141,15 @@ check "stream-turn.sh gets 204 at the end" grep -q 'HTTP 204 (nothing left' <<<"
 if [ "$failed" != 0 ]; then echo "$out"; fi
 
 # A client generated from docs/openapi-3.0.json by a mainstream generator
-# (examples/generated-client): needs node and npm; the generator is cached.
+# (examples/generated-client), and the TypeScript examples: they need node
+# and npm; their dependencies are cached outside the clone.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	gen=$(AGENTD_URL="$url" "$root/examples/generated-client/run.sh" 2>&1)
 	check "generated-client: a client generated from openapi-3.0.json runs a mock turn" grep -q '^generated client: ok$' <<<"$gen"
 	if ! grep -q '^generated client: ok$' <<<"$gen"; then echo "$gen"; fi
+	node_examples
 else
-	echo "skip generated-client: node and npm are not installed"
+	echo "skip generated-client and the TypeScript examples: node and npm are not installed"
 fi
 
 echo "$passed passed, $failed failed"
