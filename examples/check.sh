@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the quickstart's commands (docs/quickstart.md) and examples/curl/stream-turn.sh
-# against a fresh daemon with a token, checking what the docs say they print.
-# Offline; about 10 s once agentd is built.
+# against a fresh daemon with a token, checking what the docs say they print;
+# then, with node and npm, the TypeScript examples (their npm dependencies come
+# from the registry once, into ~/.cache/agentd; nothing else leaves the machine).
+# About 10 s once agentd is built, plus a minute or so for the TypeScript.
 #
 #   examples/check.sh                 # builds ./cmd/agentd into a temp dir first
 #   AGENTD_BIN=bin/agentd examples/check.sh
@@ -49,6 +51,11 @@ node_examples() {
 		out=$(AGENTD_URL="$url" "$root/examples/shared/run.sh" "$ex" shared/local.js 2>&1)
 		check "$ex: type-checks against its official SDK; its agentd half streams a mock turn" ran "agentd half: ok" "$out"
 	done
+	# Embedded mode, end to end: start() spawns the agentd built above.
+	out=$(AGENTD_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" \
+		"$root/examples/shared/run.sh" embedded embedded/main.js 2>&1)
+	check "embedded: start() runs the built agentd, streams a mock turn and stops it" \
+		ran "embedded: ok \(the daemon is stopped\)" "$out"
 	out=$(node "$root/examples/shared/snippets.mjs" docs/guides/e2b.md docs/guides/daytona.md 2>&1)
 	check "the guides' code is the examples' code" ran "snippets: [0-9]+ checked, 0 differ" "$out"
 	local install_url
