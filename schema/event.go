@@ -120,6 +120,9 @@ type TurnEventData struct {
 	// event never carries "metadata": null (§1.3) and decodes and re-encodes
 	// to the same bytes.
 	Metadata RawJSON `json:"metadata,omitzero"`
+	// Usage is additive: the tokens of the turn, on turn.ended, normalised
+	// across agents; absent when neither the agent nor the proxy counted any.
+	Usage *Usage `json:"usage,omitempty" doc:"Additive, on turn.ended: the turn's token usage, normalised across agents"`
 }
 
 type ItemEventData struct {

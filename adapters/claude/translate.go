@@ -82,8 +82,11 @@ type Translator struct {
 	userN   int
 	statusN int
 	anonN   int // assistant lines that carried no id
-	turn    turnState
-	fx      effects
+	// costSoFar is the last result's total_cost_usd, which Claude sums
+	// over the process's turns: a turn's own cost is the difference.
+	costSoFar float64
+	turn      turnState
+	fx        effects
 }
 
 // TranslatorOption configures a Translator.
@@ -1220,10 +1223,47 @@ func (t *Translator) result(l *nativeLine) []adapters.Event {
 	if err != nil {
 		metaJSON = nil
 	}
-	evs = append(evs, t.event(schema.EventTurnEnded, schema.TurnEventData{Phase: schema.PhaseEnded, Metadata: metaJSON}))
+	evs = append(evs, t.event(schema.EventTurnEnded, schema.TurnEventData{Phase: schema.PhaseEnded, Metadata: metaJSON,
+		Usage: t.turnUsage(l)}))
 	t.endTurn()
 	t.fx.turnEnded = true
 	return evs
+}
+
+// turnUsage normalises the result's usage, which is the turn's (the sum
+// of its model calls). Anthropic's input_tokens leave out the cache
+// already, as the normalised input does.
+func (t *Translator) turnUsage(l *nativeLine) *schema.Usage {
+	var cost *float64
+	var total float64
+	if json.Unmarshal(l.TotalCostUSD, &total) == nil {
+		c := total - t.costSoFar
+		if c < 0 { // a counter that restarted
+			c = total
+		}
+		t.costSoFar = total
+		cost = &c
+	}
+	u := l.Usage
+	if u == nil {
+		return nil
+	}
+	n := func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	out := schema.Usage{
+		InputTokens: n(u.InputTokens), OutputTokens: n(u.OutputTokens),
+		CacheReadTokens: n(u.CacheReadInputTokens), CacheWriteTokens: n(u.CacheCreationInputTokens),
+		CostUSD: cost, Source: schema.UsageFromAgent,
+	}
+	if u.OutputTokensDetails != nil {
+		out.ReasoningTokens = n(u.OutputTokensDetails.ThinkingTokens)
+	}
+	out = out.Totalled()
+	return &out
 }
 
 func (t *Translator) endTurn() {

@@ -1,6 +1,10 @@
 package codex
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/agentd-dev/agentd/schema"
+)
 
 // The shapes of `codex app-server` JSON-RPC messages, as far as the
 // translator reads them (../shared/agents/codex.md; the schema dumped by
@@ -152,6 +156,18 @@ func (c *tokenCounts) add(o tokenCounts) {
 	c.CacheWriteInputTokens += o.CacheWriteInputTokens
 	c.OutputTokens += o.OutputTokens
 	c.ReasoningOutputTokens += o.ReasoningOutputTokens
+}
+
+// normalized turns Codex's counts (OpenAI's: input includes the cached
+// part) into agentd's, whose input is the uncached part only.
+func (c tokenCounts) normalized() *schema.Usage {
+	u := schema.Usage{
+		InputTokens:     max(0, c.InputTokens-c.CachedInputTokens-c.CacheWriteInputTokens),
+		CacheReadTokens: c.CachedInputTokens, CacheWriteTokens: c.CacheWriteInputTokens,
+		OutputTokens: c.OutputTokens, ReasoningTokens: c.ReasoningOutputTokens,
+		Source: schema.UsageFromAgent,
+	}.Totalled()
+	return &u
 }
 
 type planParams struct {

@@ -476,6 +476,9 @@ func (t *Translator) turnCompleted(p *turnParams) []adapters.Event {
 	}
 	metaJSON, _ := json.Marshal(meta)
 	data := schema.TurnEventData{Phase: schema.PhaseEnded, Metadata: metaJSON}
+	if t.turn.usageSeen {
+		data.Usage = t.turn.usage.normalized()
+	}
 	if p.Turn.ID != "" {
 		data.TurnID = &p.Turn.ID
 	}

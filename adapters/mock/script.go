@@ -21,9 +21,33 @@ func turnEvents(p, text string) []adapters.Event {
 	user := itemRef{p + "_user", schema.KindMessage, schema.RoleUser}
 	events := append(user.pair(textContent(text)), script(p, text)...)
 	if closesTurn(events[len(events)-1]) {
-		events = append(events, turnEnded())
+		events = append(events, turnEnded(mockUsage(events)))
 	}
 	return events
+}
+
+// mockUsage makes up the turn's usage so clients see its shape: a token
+// per word, the user's words as input and every other item's as output.
+func mockUsage(events []adapters.Event) *schema.Usage {
+	var u schema.Usage
+	for _, ev := range events {
+		data, ok := ev.Data.(schema.ItemEventData)
+		if !ok || ev.Type != schema.EventItemCompleted {
+			continue
+		}
+		var words int64
+		for _, part := range data.Item.Content {
+			words += int64(len(strings.Fields(part.Text)))
+		}
+		if data.Item.Role != nil && *data.Item.Role == schema.RoleUser {
+			u.InputTokens += words
+		} else {
+			u.OutputTokens += words
+		}
+	}
+	u.Source = schema.UsageFromAgent
+	u = u.Totalled()
+	return &u
 }
 
 // closesTurn reports whether a turn.ended follows a script ending in last.
@@ -266,8 +290,8 @@ func sessionEnded() adapters.Event {
 	}}
 }
 
-func turnEnded() adapters.Event {
-	return adapters.Event{Type: schema.EventTurnEnded, Synthetic: true, Data: schema.TurnEventData{Phase: schema.PhaseEnded}}
+func turnEnded(u *schema.Usage) adapters.Event {
+	return adapters.Event{Type: schema.EventTurnEnded, Synthetic: true, Data: schema.TurnEventData{Phase: schema.PhaseEnded, Usage: u}}
 }
 
 // itemRef names one scripted item. Item ids are left empty: the engine maps

@@ -101,6 +101,7 @@ type turnState struct {
 	errorText   string
 	finish      string
 	usage       usage
+	usageSeen   bool
 	cost        float64
 }
 
@@ -110,6 +111,20 @@ type usage struct {
 	Reasoning  int64 `json:"reasoningTokens"`
 	CacheRead  int64 `json:"cacheReadTokens"`
 	CacheWrite int64 `json:"cacheWriteTokens"`
+}
+
+// normalized turns OpenCode's counts into agentd's: OpenCode's input
+// leaves out the cache already, but its output leaves out the reasoning,
+// which agentd's output includes. A turn without step-finish has none.
+func (u usage) normalized(cost float64, seen bool) *schema.Usage {
+	if !seen {
+		return nil
+	}
+	n := schema.Usage{
+		InputTokens: u.Input, OutputTokens: u.Output + u.Reasoning, ReasoningTokens: u.Reasoning,
+		CacheReadTokens: u.CacheRead, CacheWriteTokens: u.CacheWrite, CostUSD: &cost, Source: schema.UsageFromAgent,
+	}.Totalled()
+	return &n
 }
 
 // effects are what an event asks of the session besides events.
@@ -562,6 +577,7 @@ func (t *Translator) partUpdated(np *nativePart) []adapters.Event {
 		return t.activity()
 	case "step-finish":
 		if tk := np.Tokens; tk != nil {
+			t.turn.usageSeen = true
 			u := &t.turn.usage
 			u.Input += tk.Input
 			u.Output += tk.Output
@@ -832,7 +848,8 @@ func (t *Translator) idle() []adapters.Event {
 	}
 	meta, _ := json.Marshal(turnMetadata{Status: status, Finish: t.turn.finish, Error: t.turn.errorText,
 		Usage: t.turn.usage, Cost: t.turn.cost})
-	evs = append(evs, t.event(schema.EventTurnEnded, schema.TurnEventData{Phase: schema.PhaseEnded, Metadata: meta}))
+	evs = append(evs, t.event(schema.EventTurnEnded, schema.TurnEventData{Phase: schema.PhaseEnded, Metadata: meta,
+		Usage: t.turn.usage.normalized(t.turn.cost, t.turn.usageSeen)}))
 	t.turn = turnState{}
 	t.fx.turnEnded = true
 	return evs

@@ -736,6 +736,24 @@ func (e UniversalEventType) Valid() bool {
 	}
 }
 
+// Defines values for UsageSource.
+const (
+	UsageSourceAgent UsageSource = "agent"
+	UsageSourceProxy UsageSource = "proxy"
+)
+
+// Valid indicates whether the value is a known member of the UsageSource enum.
+func (e UsageSource) Valid() bool {
+	switch e {
+	case UsageSourceAgent:
+		return true
+	case UsageSourceProxy:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetProcessOutputParamsEncoding.
 const (
 	GetProcessOutputParamsEncodingBase64 GetProcessOutputParamsEncoding = "base64"
@@ -1598,6 +1616,7 @@ type TurnEventData struct {
 	Metadata interface{} `json:"metadata,omitempty"`
 	Phase    TurnPhase   `json:"phase"`
 	TurnId   *string     `json:"turn_id,omitempty"`
+	Usage    *Usage      `json:"usage,omitempty"`
 }
 
 // TurnPhase defines model for TurnPhase.
@@ -1645,6 +1664,34 @@ type UniversalItem struct {
 	Role         *ItemRole     `json:"role"`
 	Status       ItemStatus    `json:"status"`
 }
+
+// Usage defines model for Usage.
+type Usage struct {
+	// CacheReadTokens Input tokens read from the provider's prompt cache
+	CacheReadTokens int64 `json:"cache_read_tokens"`
+
+	// CacheWriteTokens Input tokens written to the provider's prompt cache
+	CacheWriteTokens int64 `json:"cache_write_tokens"`
+
+	// CostUsd The cost in US dollars the agent reported (Claude Code, OpenCode); absent when it reports none
+	CostUsd *float64 `json:"cost_usd,omitempty"`
+
+	// InputTokens Uncached input tokens
+	InputTokens int64 `json:"input_tokens"`
+
+	// OutputTokens Output tokens, reasoning included
+	OutputTokens int64 `json:"output_tokens"`
+
+	// ReasoningTokens The part of output_tokens spent reasoning
+	ReasoningTokens int64       `json:"reasoning_tokens"`
+	Source          UsageSource `json:"source"`
+
+	// TotalTokens input + cache read + cache write + output
+	TotalTokens int64 `json:"total_tokens"`
+}
+
+// UsageSource defines model for UsageSource.
+type UsageSource string
 
 // FsArchiveParams defines parameters for FsArchive.
 type FsArchiveParams struct {

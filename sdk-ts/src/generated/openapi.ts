@@ -1569,6 +1569,8 @@ export interface components {
             metadata?: unknown;
             phase: components["schemas"]["TurnPhase"];
             turn_id?: string;
+            /** @description Additive, on turn.ended: the turn's token usage, normalised across agents */
+            usage?: components["schemas"]["Usage"];
         };
         /** @enum {string} */
         TurnPhase: "started" | "ended";
@@ -1607,6 +1609,46 @@ export interface components {
             role: components["schemas"]["ItemRole"] | null;
             status: components["schemas"]["ItemStatus"];
         };
+        Usage: {
+            /**
+             * Format: int64
+             * @description Input tokens read from the provider's prompt cache
+             */
+            cache_read_tokens: number;
+            /**
+             * Format: int64
+             * @description Input tokens written to the provider's prompt cache
+             */
+            cache_write_tokens: number;
+            /**
+             * Format: double
+             * @description The cost in US dollars the agent reported (Claude Code, OpenCode); absent when it reports none
+             */
+            cost_usd?: number;
+            /**
+             * Format: int64
+             * @description Uncached input tokens
+             */
+            input_tokens: number;
+            /**
+             * Format: int64
+             * @description Output tokens, reasoning included
+             */
+            output_tokens: number;
+            /**
+             * Format: int64
+             * @description The part of output_tokens spent reasoning
+             */
+            reasoning_tokens: number;
+            source: components["schemas"]["UsageSource"];
+            /**
+             * Format: int64
+             * @description input + cache read + cache write + output
+             */
+            total_tokens: number;
+        };
+        /** @enum {string} */
+        UsageSource: "agent" | "proxy";
     };
     responses: never;
     parameters: never;
