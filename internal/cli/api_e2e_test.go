@@ -165,7 +165,14 @@ type e2eResult struct {
 // e2eRun runs the binary to completion with env added to a clean one.
 func e2eRun(t *testing.T, env []string, args ...string) e2eResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), e2eWait)
+	return e2eRunWithin(t, e2eWait, env, args...)
+}
+
+// e2eRunWithin is e2eRun with a deadline of its own, for commands that
+// download.
+func e2eRunWithin(t *testing.T, wait time.Duration, env []string, args ...string) e2eResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, agentdBin, args...)
 	cmd.Env = e2eEnv(t, env...)
@@ -177,7 +184,7 @@ func e2eRun(t *testing.T, env []string, args ...string) e2eResult {
 		t.Fatalf("agentd %q: %v", args, err)
 	}
 	if ctx.Err() != nil {
-		t.Fatalf("agentd %q did not finish within %s; stderr:\n%s", args, e2eWait, stderr.String())
+		t.Fatalf("agentd %q did not finish within %s; stderr:\n%s", args, wait, stderr.String())
 	}
 	r := e2eResult{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 	t.Logf("agentd %s → exit %d\nstdout: %.400s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
