@@ -204,7 +204,10 @@ func Tool(calls ...Call) Step { return Step{Kind: KindTool, Calls: calls} }
 func Shell(command, description string) Step {
 	return Tool(
 		Call{API: Anthropic, Name: "Bash", Arguments: rawJSON(obj{{"command", command}, {"description", description}})},
-		Call{API: Responses, Name: "exec_command", Arguments: rawJSON(obj{{"cmd", command}})},
+		// Codex hands back a command still running after yield_time_ms
+		// (10 s by default) as "Process running": a loaded machine must
+		// not turn a quick command into that, so wait as long as it lets us.
+		Call{API: Responses, Name: "exec_command", Arguments: rawJSON(obj{{"cmd", command}, {"yield_time_ms", 30000}})},
 		Call{API: Responses, Name: "shell_command", Arguments: rawJSON(obj{{"command", command}})},
 		Call{API: Responses, Name: "shell", Arguments: rawJSON(obj{{"command", []string{"bash", "-lc", command}}})},
 		Call{API: Chat, Name: "bash", Arguments: rawJSON(obj{{"command", command}, {"description", description}})},

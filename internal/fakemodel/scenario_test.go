@@ -178,7 +178,7 @@ func TestResolveCall(t *testing.T) {
 		wantInput string
 	}{
 		{"first offered alternative", conv(ToolDef{"shell", "function"}), sh, "shell", `{"command":["bash","-lc","ls"]}`, ""},
-		{"first for the API when none offered", conv(), sh, "exec_command", `{"cmd":"ls"}`, ""},
+		{"first for the API when none offered", conv(), sh, "exec_command", `{"cmd":"ls","yield_time_ms":30000}`, ""},
 		{"freeform as custom", conv(ToolDef{"apply_patch", "custom"}), WriteFile("/a", "x").Calls, "apply_patch", "",
 			"*** Begin Patch\n*** Add File: /a\n+x\n*** End Patch\n"},
 		{"freeform offered as function", conv(ToolDef{"apply_patch", "function"}), WriteFile("/a", "x").Calls, "apply_patch",
