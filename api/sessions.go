@@ -25,6 +25,7 @@ type CreateSessionRequest struct {
 	MCP            map[string]McpServerConfig `json:"mcp,omitempty"`
 	Skills         *SkillsConfig              `json:"skills,omitempty"`
 	Resume         *string                    `json:"resume,omitempty" doc:"Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp)."`
+	Network        *session.NetworkPolicy     `json:"network,omitempty" doc:"Additive: hosts this session's agent may reach through agentd's egress proxy, on top of the daemon's --egress-allow list; an error when agentd runs without --egress. See docs/egress.md."`
 }
 
 // ErrorType is the kind of an AgentError.
@@ -140,7 +141,7 @@ func (s *server) createSession(ctx context.Context, in *struct {
 	req := session.CreateRequest{
 		Agent: b.Agent, AgentMode: str(b.AgentMode), PermissionMode: str(b.PermissionMode), Model: str(b.Model),
 		Variant: str(b.Variant), AgentVersion: str(b.AgentVersion), Directory: str(b.Directory), Title: str(b.Title),
-		Resume: str(b.Resume),
+		Resume: str(b.Resume), Network: b.Network,
 	}
 	if b.MCP != nil {
 		req.MCP, _ = json.Marshal(b.MCP)

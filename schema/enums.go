@@ -23,6 +23,9 @@ const (
 	EventQuestionRequested   EventType = "question.requested"
 	EventQuestionResolved    EventType = "question.resolved"
 	EventAgentUnparsed       EventType = "agent.unparsed"
+	// EventNetworkConnection is additive: a connection the egress proxy
+	// allowed or refused. It is only recorded when the proxy is on.
+	EventNetworkConnection EventType = "network.connection"
 )
 
 // EventSource says who produced an event: the agent, or the daemon itself.
@@ -120,7 +123,8 @@ const (
 var (
 	EventTypes = []EventType{EventSessionStarted, EventSessionEnded, EventTurnStarted, EventTurnEnded,
 		EventItemStarted, EventItemDelta, EventItemCompleted, EventError, EventPermissionRequested,
-		EventPermissionResolved, EventQuestionRequested, EventQuestionResolved, EventAgentUnparsed}
+		EventPermissionResolved, EventQuestionRequested, EventQuestionResolved, EventAgentUnparsed,
+		EventNetworkConnection}
 	EventSources          = []EventSource{SourceAgent, SourceDaemon}
 	ItemKinds             = []ItemKind{KindMessage, KindToolCall, KindToolResult, KindSystem, KindStatus, KindUnknown}
 	ItemRoles             = []ItemRole{RoleUser, RoleAssistant, RoleSystem, RoleTool}

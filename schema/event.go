@@ -54,6 +54,7 @@ func (EventData) Schema(r huma.Registry) *huma.Schema {
 			ref(r, TurnEventData{}), ref(r, SessionStartedData{}), ref(r, SessionEndedData{}),
 			ref(r, ItemEventData{}), ref(r, ItemDeltaData{}), ref(r, ErrorData{}),
 			ref(r, PermissionEventData{}), ref(r, QuestionEventData{}), ref(r, AgentUnparsedData{}),
+			ref(r, NetworkConnectionData{}),
 		}}
 	})
 }
@@ -162,6 +163,18 @@ type AgentUnparsedData struct {
 	RawHash  *string `json:"raw_hash" nullable:"true"`
 }
 
+// NetworkConnectionData is additive: a connection the egress proxy
+// allowed or refused (see docs/egress.md).
+type NetworkConnectionData struct {
+	Host    string `json:"host" doc:"The host the agent asked for, in lower case: a name or an IP address"`
+	Port    int    `json:"port" minimum:"1" maximum:"65535"`
+	Method  string `json:"method" doc:"CONNECT for a tunnel (HTTPS and other TLS), else the method of a plain-HTTP request"`
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason" doc:"allowlisted, host not allowed, port not allowed, resolves to an internal address, or host name lookup failed"`
+}
+
+func (NetworkConnectionData) payload() {}
+
 func (SessionStartedData) payload()  {}
 func (SessionEndedData) payload()    {}
 func (TurnEventData) payload()       {}
@@ -239,6 +252,8 @@ func PayloadMatches(t EventType, p Payload) error {
 		ok = t == EventQuestionRequested || t == EventQuestionResolved
 	case AgentUnparsedData, *AgentUnparsedData:
 		ok = t == EventAgentUnparsed
+	case NetworkConnectionData, *NetworkConnectionData:
+		ok = t == EventNetworkConnection
 	}
 	if !ok {
 		return fmt.Errorf("payload %T does not fit event type %q", p, t)

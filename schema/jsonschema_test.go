@@ -689,6 +689,8 @@ func examplePayloads() []struct {
 		{EventQuestionResolved, QuestionEventData{QuestionID: "q_1", Prompt: "Which?", Options: []string{}, Status: QuestionRejected}},
 		{EventAgentUnparsed, AgentUnparsedData{Error: "bad line", Location: "stdout"}},
 		{EventAgentUnparsed, AgentUnparsedData{Error: "bad line", Location: "stdout", RawHash: Ptr("sha256:00")}},
+		{EventNetworkConnection, NetworkConnectionData{Host: "api.example.com", Port: 443, Method: "CONNECT", Allowed: true, Reason: "allowlisted"}},
+		{EventNetworkConnection, NetworkConnectionData{Host: "10.0.0.1", Port: 80, Method: "GET", Reason: "host not allowed"}},
 	}
 }
 
@@ -699,6 +701,7 @@ var payloadDefinition = map[EventType]string{
 	EventItemStarted: "ItemEventData", EventItemCompleted: "ItemEventData", EventItemDelta: "ItemDeltaData",
 	EventError: "ErrorData", EventPermissionRequested: "PermissionEventData", EventPermissionResolved: "PermissionEventData",
 	EventQuestionRequested: "QuestionEventData", EventQuestionResolved: "QuestionEventData", EventAgentUnparsed: "AgentUnparsedData",
+	EventNetworkConnection: "NetworkConnectionData",
 }
 
 // exampleEvents wraps every example payload in an envelope, alternating
@@ -1025,7 +1028,7 @@ var payloadTypes = map[EventType]reflect.Type{
 	EventItemDelta: reflect.TypeFor[ItemDeltaData](), EventError: reflect.TypeFor[ErrorData](),
 	EventPermissionRequested: reflect.TypeFor[PermissionEventData](), EventPermissionResolved: reflect.TypeFor[PermissionEventData](),
 	EventQuestionRequested: reflect.TypeFor[QuestionEventData](), EventQuestionResolved: reflect.TypeFor[QuestionEventData](),
-	EventAgentUnparsed: reflect.TypeFor[AgentUnparsedData](),
+	EventAgentUnparsed: reflect.TypeFor[AgentUnparsedData](), EventNetworkConnection: reflect.TypeFor[NetworkConnectionData](),
 }
 
 // FuzzContentPartUnmarshal: decoding never panics; whatever decodes writes

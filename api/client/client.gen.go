@@ -692,6 +692,7 @@ const (
 	UniversalEventTypeItemCompleted       UniversalEventType = "item.completed"
 	UniversalEventTypeItemDelta           UniversalEventType = "item.delta"
 	UniversalEventTypeItemStarted         UniversalEventType = "item.started"
+	UniversalEventTypeNetworkConnection   UniversalEventType = "network.connection"
 	UniversalEventTypePermissionRequested UniversalEventType = "permission.requested"
 	UniversalEventTypePermissionResolved  UniversalEventType = "permission.resolved"
 	UniversalEventTypeQuestionRequested   UniversalEventType = "question.requested"
@@ -714,6 +715,8 @@ func (e UniversalEventType) Valid() bool {
 	case UniversalEventTypeItemDelta:
 		return true
 	case UniversalEventTypeItemStarted:
+		return true
+	case UniversalEventTypeNetworkConnection:
 		return true
 	case UniversalEventTypePermissionRequested:
 		return true
@@ -980,6 +983,7 @@ type CreateSessionRequest struct {
 	Directory *string                     `json:"directory,omitempty"`
 	Mcp       *map[string]McpServerConfig `json:"mcp,omitempty"`
 	Model     *string                     `json:"model,omitempty"`
+	Network   *NetworkPolicy              `json:"network,omitempty"`
 
 	// PermissionMode default, plan, bypass or acceptEdits
 	PermissionMode *string `json:"permissionMode,omitempty"`
@@ -1248,6 +1252,27 @@ type MessageRequest struct {
 	Message     string               `json:"message"`
 }
 
+// NetworkConnectionData defines model for NetworkConnectionData.
+type NetworkConnectionData struct {
+	Allowed bool `json:"allowed"`
+
+	// Host The host the agent asked for, in lower case: a name or an IP address
+	Host string `json:"host"`
+
+	// Method CONNECT for a tunnel (HTTPS and other TLS), else the method of a plain-HTTP request
+	Method string `json:"method"`
+	Port   int64  `json:"port"`
+
+	// Reason allowlisted, host not allowed, port not allowed, resolves to an internal address, or host name lookup failed
+	Reason string `json:"reason"`
+}
+
+// NetworkPolicy defines model for NetworkPolicy.
+type NetworkPolicy struct {
+	// Allow Hosts added to the daemon's egress allowlist for this session: example.com, *.example.com, an IP address or CIDR range, each optionally with :port. Needs agentd started with --egress.
+	Allow []string `json:"allow"`
+}
+
 // OutputStream defines model for OutputStream.
 type OutputStream string
 
@@ -1459,6 +1484,7 @@ type SessionInfo struct {
 	Mcp             *map[string]McpServerConfig `json:"mcp,omitempty"`
 	Model           *string                     `json:"model"`
 	NativeSessionId *string                     `json:"nativeSessionId"`
+	Network         *NetworkPolicy              `json:"network,omitempty"`
 	PermissionMode  string                      `json:"permissionMode"`
 	ResumedFrom     *string                     `json:"resumedFrom,omitempty"`
 	SessionId       string                      `json:"sessionId"`
@@ -2563,6 +2589,32 @@ func (t *UniversalEventData) FromAgentUnparsedData(v AgentUnparsedData) error {
 
 // MergeAgentUnparsedData performs a merge with any union data inside the UniversalEventData, using the provided AgentUnparsedData
 func (t *UniversalEventData) MergeAgentUnparsedData(v AgentUnparsedData) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsNetworkConnectionData returns the union data inside the UniversalEventData as a NetworkConnectionData
+func (t UniversalEventData) AsNetworkConnectionData() (NetworkConnectionData, error) {
+	var body NetworkConnectionData
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromNetworkConnectionData overwrites any union data inside the UniversalEventData as the provided NetworkConnectionData
+func (t *UniversalEventData) FromNetworkConnectionData(v NetworkConnectionData) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeNetworkConnectionData performs a merge with any union data inside the UniversalEventData, using the provided NetworkConnectionData
+func (t *UniversalEventData) MergeNetworkConnectionData(v NetworkConnectionData) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ type serverOptions struct {
 	FS              workspace.Options
 	Sinks           sinkOptions
 	ModelProxy      modelProxyOptions
+	Egress          egressOptions
 	Metrics         bool
 	// ready, when set, receives the address the server listens on (tests).
 	ready func(addr string)
@@ -91,6 +92,7 @@ func newServerCmd(streams IO, runF func(context.Context, *serverOptions) error) 
 	f.DurationVar(&opts.FS.WatchInterval, "fs-watch-interval", workspace.DefaultWatchInterval, "how often a watched directory is compared")
 	opts.Sinks.register(f)
 	opts.ModelProxy.register(f)
+	opts.Egress.register(f)
 	f.BoolVar(&opts.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics (behind the token)")
 	return cmd
 }
@@ -152,6 +154,15 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		defer cancel()
 		proxy.stop(stopCtx)
 	}()
+	gate, err := startEgress(ctx, opts.Egress, proxy, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), opts.ShutdownGrace)
+		defer cancel()
+		gate.stop(stopCtx)
+	}()
 	installer := agentInstaller{inst: inst, metrics: met}
 	// OpenCode runs one server for every session; it stops after them.
 	openCode := opencode.New(opencode.WithResolver(installer.resolver(install.OpenCode, opencode.DefaultResolver)),
@@ -167,14 +178,14 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 			codex.WithDefaultPolicy("untrusted", "danger-full-access"))...),
 		amp.New(amp.WithResolver(installer.resolver(install.Amp, amp.DefaultResolver))),
 		openCode)
-	manager, err := session.New(ctx, log, agents, session.WithLogger(logger), session.WithInstaller(installer),
+	manager, err := session.New(ctx, log, agents, append(gate.sessionOptions(), session.WithLogger(logger), session.WithInstaller(installer),
 		session.WithStartEnv(proxy.sessionEnv),
 		session.WithObserver(func(id, agent string, typ schema.EventType, data schema.Payload) {
 			met.Observe(agent, typ, data)
 			if typ == schema.EventSessionEnded {
 				proxy.sessionEnded(id)
 			}
-		}))
+		}))...)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ type session struct {
 	id     string
 	token  string
 	rules  policy
-	report func(Decision)
+	report func(context.Context, Decision)
 	conns  map[net.Conn]struct{} // both ends of every live tunnel, cut when the session closes
 }
 
@@ -131,10 +131,11 @@ func New(cfg Config) (*Proxy, error) {
 
 // Open registers a session with its own allowlist entries, which add to
 // the daemon's, and returns its credential. report sees every decision on
-// the session's connections; it runs on the connection's goroutine before
-// the client is answered, so it should be quick. Opening an open session
-// replaces its entries and report but keeps its credential.
-func (p *Proxy) Open(sessionID string, allow []string, report func(Decision)) (string, error) {
+// the session's connections, with the request's context; it runs before
+// the client is answered, so a refusal the client sees is already
+// reported. Opening an open session replaces its entries and report but
+// keeps its credential.
+func (p *Proxy) Open(sessionID string, allow []string, report func(context.Context, Decision)) (string, error) {
 	extra, err := ParseRules(allow)
 	if err != nil {
 		return "", err
@@ -253,7 +254,7 @@ func (p *Proxy) decide(ctx context.Context, s *session, method, host string, por
 	d.Allowed = addrs != nil
 	d.Reason = reason
 	if s.report != nil {
-		s.report(d)
+		s.report(ctx, d)
 	}
 	return addrs, d
 }

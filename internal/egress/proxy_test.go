@@ -92,7 +92,7 @@ type recorder struct {
 	got []Decision
 }
 
-func (r *recorder) report(d Decision) {
+func (r *recorder) report(_ context.Context, d Decision) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, d)
@@ -444,7 +444,7 @@ func TestCloseCutsTunnels(t *testing.T) {
 
 func TestParseRules(t *testing.T) {
 	good := []string{"example.com", "*.example.com", "example.com:443", "*.example.com:8443", "1.2.3.4",
-		"1.2.3.4:443", "10.0.0.0/8", "::1", "[::1]:443", "fd00::/8", "EXAMPLE.com.", " spaced.test ", "", "under_score.test"}
+		"1.2.3.4:443", "10.0.0.0/8", "10.0.0.0/8:443", "::1", "[::1]:443", "fd00::/8", "EXAMPLE.com.", " spaced.test ", "", "under_score.test"}
 	if rules, err := ParseRules(good); err != nil || len(rules) != len(good)-1 {
 		t.Fatalf("%d rules, %v", len(rules), err)
 	}

@@ -20,8 +20,8 @@ type Rule struct {
 }
 
 // ParseRules parses allowlist entries: "example.com", "*.example.com",
-// "1.2.3.4", "10.0.0.0/8", "::1", each optionally with ":port" ("[::1]:443"
-// for IPv6). Empty entries are skipped, so a split of "" is no rule.
+// "1.2.3.4", "10.0.0.0/8", "::1", "fd00::/8", each optionally with ":port"
+// ("[::1]:443" for an IPv6 address). Empty entries are skipped, so a split of "" is no rule.
 func ParseRules(entries []string) ([]Rule, error) {
 	rules := make([]Rule, 0, len(entries))
 	for _, e := range entries {
@@ -39,22 +39,23 @@ func ParseRules(entries []string) ([]Rule, error) {
 }
 
 func parseRule(e string) (Rule, error) {
-	if p, err := netip.ParsePrefix(e); err == nil {
-		return Rule{prefix: p.Masked()}, nil
-	}
-	if a, err := netip.ParseAddr(e); err == nil {
-		return Rule{prefix: netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())}, nil
-	}
 	host, port := e, 0
-	if h, p, err := net.SplitHostPort(e); err == nil {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return Rule{}, fmt.Errorf("port %q is not 1-65535", p)
+	// A bare IPv6 address has colons and no port.
+	if _, err := netip.ParseAddr(e); err != nil {
+		if h, p, err := net.SplitHostPort(e); err == nil {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return Rule{}, fmt.Errorf("port %q is not 1-65535", p)
+			}
+			host, port = h, n
 		}
-		host, port = h, n
+	}
+	if p, err := netip.ParsePrefix(host); err == nil {
+		return Rule{prefix: p.Masked(), port: port}, nil
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
-		return Rule{prefix: netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), port: port}, nil
+		a = a.Unmap()
+		return Rule{prefix: netip.PrefixFrom(a, a.BitLen()), port: port}, nil
 	}
 	r := Rule{port: port}
 	if d, ok := strings.CutPrefix(host, "*."); ok {

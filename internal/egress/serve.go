@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/agentd-dev/agentd/internal/loopback"
+	"github.com/agentd-dev/agentd/schema"
 )
 
 // NoProxy is what agents are told to reach directly: loopback, where
@@ -50,3 +51,26 @@ func Env(proxyURL string) []string {
 	}
 	return append(env, "NO_PROXY="+NoProxy, "no_proxy="+NoProxy)
 }
+
+// Gate is the proxy as agentd's session engine uses it (session.Egress):
+// a session opens with its allowlist and a recorder of its connections,
+// and closes when it ends.
+type Gate struct{ srv *Server }
+
+// Gate returns the server's Gate.
+func (s *Server) Gate() Gate { return Gate{srv: s} }
+
+// Open registers a session and returns the variables that point its agent
+// at the proxy with the session's own credential.
+func (g Gate) Open(sessionID string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error) {
+	token, err := g.srv.proxy.Open(sessionID, allow, func(ctx context.Context, d Decision) {
+		record(ctx, schema.NetworkConnectionData{Host: d.Host, Port: d.Port, Method: d.Method, Allowed: d.Allowed, Reason: d.Reason})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Env(g.srv.URL(token)), nil
+}
+
+// Close revokes the session's credential and cuts its tunnels.
+func (g Gate) Close(sessionID string) { g.srv.proxy.Close(sessionID) }

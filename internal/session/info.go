@@ -38,6 +38,14 @@ type SessionInfo struct {
 	ExitCode *int `json:"exitCode,omitempty"`
 	// Additive: the session this one resumed.
 	ResumedFrom string `json:"resumedFrom,omitempty"`
+	// Additive: the network policy the session was created with.
+	Network *NetworkPolicy `json:"network,omitempty"`
+}
+
+// NetworkPolicy is what a session's agent may reach through agentd's
+// egress proxy, beyond what the daemon allows every session.
+type NetworkPolicy struct {
+	Allow []string `json:"allow" nullable:"false" doc:"Hosts added to the daemon's egress allowlist for this session: example.com, *.example.com, an IP address or CIDR range, each optionally with :port. Needs agentd started with --egress."`
 }
 
 // CreateRequest is what a client asks for when creating a session.
@@ -55,6 +63,8 @@ type CreateRequest struct {
 	// Resume names an ended session of the same agent whose conversation the
 	// new one continues (the agent resumes its native session).
 	Resume string
+	// Network adds to the egress allowlist for this session's agent.
+	Network *NetworkPolicy
 }
 
 func optional(s string) *string {
@@ -94,7 +104,7 @@ func newInfo(id string, req CreateRequest, agent adapters.Info, now time.Time) (
 		SessionID: id, Agent: req.Agent, AgentMode: mode, PermissionMode: perm,
 		Model: optional(model), Variant: optional(req.Variant),
 		Directory: optional(req.Directory), Title: optional(req.Title),
-		MCP: req.MCP, Skills: req.Skills,
+		MCP: req.MCP, Skills: req.Skills, Network: req.Network,
 		CreatedAt: now.UnixMilli(), UpdatedAt: now.UnixMilli(),
 	}, nil
 }

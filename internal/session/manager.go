@@ -28,6 +28,7 @@ type Manager struct {
 	now       func() time.Time
 	installer Installer
 	startEnv  func(agent, sessionID string) []string
+	egress    Egress
 	observe   Observer
 
 	mu       sync.RWMutex
@@ -240,8 +241,16 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 	if m.startEnv != nil {
 		sr.Env = m.startEnv(info.Agent, info.SessionID)
 	}
+	egressEnv, err := m.openEgress(s, req.Network)
+	if err != nil {
+		return SessionInfo{}, err
+	}
+	sr.Env = append(sr.Env, egressEnv...)
 	running, err := start(context.WithoutCancel(ctx), sr, s)
 	if err != nil {
+		m.closeEgress(id)
+		s.info.Ended = true // refuse what the proxy reports meanwhile
+		close(s.ready)
 		return SessionInfo{}, startError(req.Agent, err)
 	}
 	if n := running.NativeSessionID(); n != "" {
@@ -251,6 +260,7 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 	if err := m.store(ctx, s); err != nil {
 		s.info.Ended = true // refuse whatever the agent emits meanwhile
 		close(s.ready)
+		m.closeEgress(id)
 		if stopErr := running.Stop(ctx); stopErr != nil {
 			m.logger.Warn("stopping agent of unstored session", slog.String("session", id), slog.Any("err", stopErr))
 		}

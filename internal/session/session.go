@@ -163,6 +163,9 @@ func (s *Session) commit(ctx context.Context, drafts []draft) error {
 	if err := s.m.log.AppendThen(ctx, s.id, infoJSON, next.UpdatedAt, onCommit, recs...); err != nil {
 		return fmt.Errorf("record events of %s: %w", s.id, err)
 	}
+	if next.Ended && !s.info.Ended {
+		s.m.closeEgress(s.id)
+	}
 	s.info = next
 	s.infoDirty = false
 	s.lastSeq += uint64(len(recs))

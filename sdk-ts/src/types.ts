@@ -49,6 +49,8 @@ export type McpRemoteTransport = Schemas["McpRemoteTransport"];
 export type McpServerConfig = Schemas["McpServerConfig"];
 export type MessageAttachment = Schemas["MessageAttachment"];
 export type MessageRequest = Schemas["MessageRequest"];
+export type NetworkConnectionData = Schemas["NetworkConnectionData"];
+export type NetworkPolicy = Schemas["NetworkPolicy"];
 export type PermissionEventData = Schemas["PermissionEventData"];
 export type PermissionReply = Schemas["PermissionReply"];
 export type PermissionReplyRequest = Schemas["PermissionReplyRequest"];
@@ -156,6 +158,7 @@ export type EventDataByType = {
   "question.requested": QuestionEventData;
   "question.resolved": QuestionEventData;
   "agent.unparsed": AgentUnparsedData;
+  "network.connection": NetworkConnectionData;
 };
 
 // Compile-time completeness check: every UniversalEventType has a payload
@@ -197,6 +200,7 @@ export const UNIVERSAL_EVENT_TYPES = [
   "question.requested",
   "question.resolved",
   "agent.unparsed",
+  "network.connection",
 ] as const satisfies readonly UniversalEventType[];
 
 /**

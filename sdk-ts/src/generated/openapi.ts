@@ -984,6 +984,8 @@ export interface components {
                 [key: string]: components["schemas"]["McpServerConfig"];
             };
             model?: string;
+            /** @description Additive: hosts this session's agent may reach through agentd's egress proxy, on top of the daemon's --egress-allow list; an error when agentd runs without --egress. See docs/egress.md. */
+            network?: components["schemas"]["NetworkPolicy"];
             /** @description default, plan, bypass or acceptEdits */
             permissionMode?: string;
             /** @description Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp). */
@@ -1210,6 +1212,21 @@ export interface components {
             attachments?: components["schemas"]["MessageAttachment"][] | null;
             message: string;
         };
+        NetworkConnectionData: {
+            allowed: boolean;
+            /** @description The host the agent asked for, in lower case: a name or an IP address */
+            host: string;
+            /** @description CONNECT for a tunnel (HTTPS and other TLS), else the method of a plain-HTTP request */
+            method: string;
+            /** Format: int64 */
+            port: number;
+            /** @description allowlisted, host not allowed, port not allowed, resolves to an internal address, or host name lookup failed */
+            reason: string;
+        };
+        NetworkPolicy: {
+            /** @description Hosts added to the daemon's egress allowlist for this session: example.com, *.example.com, an IP address or CIDR range, each optionally with :port. Needs agentd started with --egress. */
+            allow: string[];
+        };
         /** @enum {string} */
         OutputStream: "stdout" | "stderr";
         PermissionEventData: {
@@ -1417,6 +1434,7 @@ export interface components {
             };
             model: string | null;
             nativeSessionId: string | null;
+            network?: components["schemas"]["NetworkPolicy"];
             permissionMode: string;
             resumedFrom?: string;
             sessionId: string;
@@ -1597,9 +1615,9 @@ export interface components {
             time: string;
             type: components["schemas"]["UniversalEventType"];
         };
-        UniversalEventData: components["schemas"]["TurnEventData"] | components["schemas"]["SessionStartedData"] | components["schemas"]["SessionEndedData"] | components["schemas"]["ItemEventData"] | components["schemas"]["ItemDeltaData"] | components["schemas"]["ErrorData"] | components["schemas"]["PermissionEventData"] | components["schemas"]["QuestionEventData"] | components["schemas"]["AgentUnparsedData"];
+        UniversalEventData: components["schemas"]["TurnEventData"] | components["schemas"]["SessionStartedData"] | components["schemas"]["SessionEndedData"] | components["schemas"]["ItemEventData"] | components["schemas"]["ItemDeltaData"] | components["schemas"]["ErrorData"] | components["schemas"]["PermissionEventData"] | components["schemas"]["QuestionEventData"] | components["schemas"]["AgentUnparsedData"] | components["schemas"]["NetworkConnectionData"];
         /** @enum {string} */
-        UniversalEventType: "session.started" | "session.ended" | "turn.started" | "turn.ended" | "item.started" | "item.delta" | "item.completed" | "error" | "permission.requested" | "permission.resolved" | "question.requested" | "question.resolved" | "agent.unparsed";
+        UniversalEventType: "session.started" | "session.ended" | "turn.started" | "turn.ended" | "item.started" | "item.delta" | "item.completed" | "error" | "permission.requested" | "permission.resolved" | "question.requested" | "question.resolved" | "agent.unparsed" | "network.connection";
         UniversalItem: {
             content: components["schemas"]["ContentPart"][];
             item_id: string;

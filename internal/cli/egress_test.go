@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestEgressE2E drives the egress flags and the per-session network field
+// through the built binary.
+func TestEgressE2E(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"allowlist without the proxy", []string{"--egress-allow", "example.com"}, "--egress-allow needs --egress"},
+		{"bad allowlist entry", []string{"--egress", "--egress-allow", "exa mple.com"}, `allow entry "exa mple.com"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e2eRun(t, nil, append([]string{"server", "--no-token", "-p", "0", "--data-dir", t.TempDir()}, tc.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+
+	on := startAgentdServer(t, "--no-token", "--egress", "--egress-allow", "example.com,*.example.org")
+	off := startAgentdServer(t, "--no-token")
+	for _, tc := range []struct {
+		name   string
+		d      *e2eDaemon
+		body   string
+		status int
+		detail string
+	}{
+		{"session adds hosts", on, `{"agent":"mock","network":{"allow":["api.test","10.0.0.0/8:443"]}}`, 200, ""},
+		{"session without a network field", on, `{"agent":"mock"}`, 200, ""},
+		{"bad session entry", on, `{"agent":"mock","network":{"allow":["http://x.test"]}}`, 400, `network: egress: allow entry "http://x.test"`},
+		{"network asked of a daemon without --egress", off, `{"agent":"mock","network":{"allow":["api.test"]}}`, 400, "runs without --egress"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(tc.d.URL+"/v1/sessions/"+strings.ReplaceAll(tc.name, " ", "-"), "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var problem struct{ Detail string }
+			_ = json.NewDecoder(resp.Body).Decode(&problem)
+			if resp.StatusCode != tc.status || !strings.Contains(problem.Detail, tc.detail) {
+				t.Fatalf("status %d, detail %q; want %d and %q", resp.StatusCode, problem.Detail, tc.status, tc.detail)
+			}
+		})
+	}
+	list := on.api(t, "sessions", "list", "--json")
+	if !strings.Contains(list, `"network":{"allow":["api.test","10.0.0.0/8:443"]}`) {
+		t.Errorf("session list lacks the session's network policy:\n%s", list)
+	}
+}
