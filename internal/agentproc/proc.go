@@ -350,13 +350,31 @@ func signalSession(sid int, sig syscall.Signal) {
 // os/exec themselves.
 func LookPath(file string) (string, error) { return exec.LookPath(file) }
 
-// Getenv returns the value of key in env ("KEY=value" entries, as in
-// Spec.Env; the last one wins), or "".
-func Getenv(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v
+// DrainStdout hands everything the process writes to stdout to sink until
+// EOF. After the process exits it waits at most wait for the rest, since
+// something outside the group may still hold the pipe, and then closes it.
+// It returns once the process has exited, reporting whether it read to EOF.
+func (p *Process) DrainStdout(sink func([]byte), wait time.Duration) (whole bool) {
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := p.Stdout.Read(buf)
+			sink(buf[:n])
+			if err != nil {
+				return
+			}
 		}
+	}()
+	<-p.Done()
+	whole = true
+	select {
+	case <-copied:
+	case <-time.After(wait):
+		whole = false
 	}
-	return ""
+	p.Stdout.Close()
+	<-copied
+	return whole
 }

@@ -7,8 +7,6 @@ package process
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/childset"
 )
 
 // Defaults of Options.
@@ -154,16 +153,12 @@ func (e *ConflictError) Error() string { return e.Msg }
 var ErrTooMany = errors.New("too many running processes")
 
 // ErrShuttingDown is returned by Start once Shutdown began.
-var ErrShuttingDown = errors.New("the daemon is shutting down")
+var ErrShuttingDown = childset.ErrShuttingDown
 
 // Service owns every process started through the API.
 type Service struct {
-	opts Options
-
-	mu       sync.Mutex
-	procs    map[string]*Process
-	closed   bool
-	draining sync.WaitGroup
+	opts  Options
+	procs *childset.Set[*Process]
 }
 
 // New starts a service whose logs live under opts.Dir.
@@ -178,7 +173,7 @@ func New(opts Options) (*Service, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("process logs: %w", err)
 	}
-	return &Service{opts: opts, procs: map[string]*Process{}}, nil
+	return &Service{opts: opts, procs: childset.New[*Process]("proc_", opts.MaxRunning, ErrTooMany)}, nil
 }
 
 // Process is one started command.
@@ -202,12 +197,6 @@ type Process struct {
 	killGrace time.Duration
 }
 
-func newID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "proc_" + hex.EncodeToString(b[:])
-}
-
 // Start runs a command. The process is not tied to ctx.
 func (s *Service) Start(ctx context.Context, req StartRequest) (Info, error) {
 	if len(req.Argv) == 0 || req.Argv[0] == "" {
@@ -216,53 +205,21 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Info, error) {
 	if req.Timeout < 0 {
 		return Info{}, apierr.New(apierr.InvalidRequest, "timeoutMs must not be negative")
 	}
-	env := s.opts.Environ()
-	keys := make([]string, 0, len(req.Env))
-	for k := range req.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(req.Env[k], 0) {
-			return Info{}, apierr.New(apierr.InvalidRequest, "invalid environment variable %q", k)
-		}
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
-		env = append(env, k+"="+req.Env[k])
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return Info{}, ErrShuttingDown
-	}
-	running := 0
-	for _, p := range s.procs {
-		if p.running() {
-			running++
-		}
-	}
-	if running >= s.opts.MaxRunning {
-		s.mu.Unlock()
-		return Info{}, ErrTooMany
-	}
-	id := newID()
-	for s.procs[id] != nil {
-		id = newID()
-	}
-	s.draining.Add(1) // before unlocking, so Shutdown waits for this one
-	s.mu.Unlock()
-
-	p, err := s.start(ctx, id, req, env)
+	env, err := agentproc.Override(s.opts.Environ(), req.Env)
 	if err != nil {
-		s.draining.Done()
+		return Info{}, apierr.New(apierr.InvalidRequest, "%v", err)
+	}
+	id, err := s.procs.Reserve()
+	if err != nil {
 		return Info{}, err
 	}
-	s.mu.Lock()
-	s.procs[id] = p
-	closed := s.closed
-	s.mu.Unlock()
-	if closed { // Shutdown began while it started: it must not outlive it
-		p.stop(context.Background())
-		return Info{}, ErrShuttingDown
+	p, err := s.start(ctx, id, req, env)
+	if err != nil {
+		s.procs.Abandon()
+		return Info{}, err
+	}
+	if err := s.procs.Add(id, p); err != nil {
+		return Info{}, err
 	}
 	s.prune()
 	return p.Info(), nil
@@ -290,7 +247,7 @@ func (s *Service) start(ctx context.Context, id string, req StartRequest, env []
 			p.mu.Lock()
 			p.timedOut = true
 			p.mu.Unlock()
-			p.stop(context.Background())
+			p.Stop(context.Background())
 		})
 	}
 	go p.run()
@@ -312,27 +269,10 @@ func (w streamWriter) Write(b []byte) (int, error) {
 // group holds the pipe, until PipeWait after the exit), then records the
 // exit. Only then does the process count as exited: its output is whole.
 func (p *Process) run() {
-	defer p.svc.draining.Done()
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := p.proc.Stdout.Read(buf)
-			p.out.append(Stdout, buf[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
-	<-p.proc.Done()
-	select {
-	case <-copied:
-	case <-time.After(p.svc.opts.PipeWait):
+	defer p.svc.procs.Done()
+	if !p.proc.DrainStdout(func(b []byte) { p.out.append(Stdout, b) }, p.svc.opts.PipeWait) {
 		p.out.append(Stderr, []byte("\n[agentd: stdout still held open by a process outside the group; stopped reading]\n"))
 	}
-	p.proc.Stdout.Close()
-	<-copied
 	exit := p.proc.Exit()
 	if p.timer != nil {
 		p.timer.Stop()
@@ -368,7 +308,8 @@ func (p *Process) run() {
 	close(p.ended)
 }
 
-func (p *Process) running() bool {
+// Running reports whether the process has not exited yet.
+func (p *Process) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return !p.exited
@@ -388,9 +329,7 @@ func (p *Process) Ended() <-chan struct{} { return p.ended }
 
 // Get finds a process.
 func (s *Service) Get(id string) (*Process, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.procs[id]
+	p, ok := s.procs.Get(id)
 	if !ok {
 		return nil, &NotFoundError{ID: id}
 	}
@@ -400,12 +339,7 @@ func (s *Service) Get(id string) (*Process, error) {
 // List describes every process, running and retained, newest first.
 func (s *Service) List() []Info {
 	s.prune()
-	s.mu.Lock()
-	all := make([]*Process, 0, len(s.procs))
-	for _, p := range s.procs {
-		all = append(all, p)
-	}
-	s.mu.Unlock()
+	all := s.procs.All()
 	infos := make([]Info, len(all))
 	for i, p := range all {
 		infos[i] = p.Info()
@@ -420,32 +354,32 @@ func (s *Service) List() []Info {
 }
 
 // prune forgets exited processes past the retention time, and the oldest
-// exited ones beyond MaxRetained.
+// exited ones beyond MaxRetained, and deletes their logs.
 func (s *Service) prune() {
 	now := s.opts.Now()
-	s.mu.Lock()
-	type exitedProc struct {
-		p  *Process
-		at time.Time
-	}
-	var exited []exitedProc
-	for _, p := range s.procs {
-		p.mu.Lock()
-		if p.exited {
-			exited = append(exited, exitedProc{p, p.exitedAt})
+	dropped := s.procs.Drop(func(all map[string]*Process) []string {
+		type exitedProc struct {
+			id string
+			at time.Time
 		}
-		p.mu.Unlock()
-	}
-	slices.SortFunc(exited, func(a, b exitedProc) int { return a.at.Compare(b.at) })
-	var drop []*Process
-	for i, e := range exited {
-		if len(exited)-i > s.opts.MaxRetained || now.Sub(e.at) > s.opts.Retain {
-			drop = append(drop, e.p)
-			delete(s.procs, e.p.info.ID)
+		var exited []exitedProc
+		for id, p := range all {
+			p.mu.Lock()
+			if p.exited {
+				exited = append(exited, exitedProc{id, p.exitedAt})
+			}
+			p.mu.Unlock()
 		}
-	}
-	s.mu.Unlock()
-	for _, p := range drop {
+		slices.SortFunc(exited, func(a, b exitedProc) int { return a.at.Compare(b.at) })
+		var drop []string
+		for i, e := range exited {
+			if len(exited)-i > s.opts.MaxRetained || now.Sub(e.at) > s.opts.Retain {
+				drop = append(drop, e.id)
+			}
+		}
+		return drop
+	})
+	for _, p := range dropped {
 		p.out.remove()
 	}
 }
@@ -456,24 +390,23 @@ func (s *Service) Remove(ctx context.Context, id string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	p.stop(ctx)
+	p.Stop(ctx)
 	select {
 	case <-p.ended:
 	case <-ctx.Done():
 		return Info{}, ctx.Err()
 	}
 	info := p.Info()
-	s.mu.Lock()
-	delete(s.procs, id)
-	s.mu.Unlock()
-	p.out.remove()
+	if len(s.procs.Drop(func(map[string]*Process) []string { return []string{id} })) > 0 {
+		p.out.remove()
+	}
 	return info, nil
 }
 
 // Kill ends the whole process group (SIGTERM, then SIGKILL after the
 // grace period) and returns once the exit is recorded.
 func (p *Process) Kill(ctx context.Context) (Info, error) {
-	p.stop(ctx)
+	p.Stop(ctx)
 	select {
 	case <-p.ended:
 		return p.Info(), nil
@@ -482,7 +415,9 @@ func (p *Process) Kill(ctx context.Context) (Info, error) {
 	}
 }
 
-func (p *Process) stop(ctx context.Context) {
+// Stop begins ending the process group without waiting: SIGTERM, then
+// SIGKILL after the grace period, or at once when ctx has ended.
+func (p *Process) Stop(ctx context.Context) {
 	p.stopOnce.Do(func() {
 		go func() {
 			defer close(p.stopped)
@@ -501,7 +436,7 @@ func (p *Process) Signal(name string) error {
 	if err != nil {
 		return err
 	}
-	if !p.running() {
+	if !p.Running() {
 		return &ConflictError{Msg: "process has exited: " + p.info.ID}
 	}
 	if err := p.proc.Signal(sig); err != nil {
@@ -571,44 +506,16 @@ func (p *Process) Cursor() (last uint64, complete bool, changed <-chan struct{})
 	return p.out.state()
 }
 
+// KillNow sends SIGKILL to the process group.
+func (p *Process) KillNow() { _ = p.proc.Signal(syscall.SIGKILL) }
+
+// Stopped is closed once a Stop has finished.
+func (p *Process) Stopped() <-chan struct{} { return p.stopped }
+
 // Shutdown stops every running process (SIGTERM, SIGKILL after the grace
 // period or when ctx ends) and waits until all are reaped and their
 // output drained. Start fails from then on.
-func (s *Service) Shutdown(ctx context.Context) {
-	s.mu.Lock()
-	s.closed = true
-	all := make([]*Process, 0, len(s.procs))
-	for _, p := range s.procs {
-		all = append(all, p)
-	}
-	s.mu.Unlock()
-	for _, p := range all {
-		p.stop(ctx)
-	}
-	done := make(chan struct{})
-	go func() {
-		s.draining.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		for _, p := range all {
-			_ = p.proc.Signal(syscall.SIGKILL)
-		}
-		<-done
-	}
-	s.mu.Lock()
-	all = all[:0]
-	for _, p := range s.procs {
-		all = append(all, p)
-	}
-	s.mu.Unlock()
-	for _, p := range all {
-		p.stop(ctx) // no-op for those already stopping; keeps stopped closing
-		<-p.stopped
-	}
-}
+func (s *Service) Shutdown(ctx context.Context) { s.procs.Shutdown(ctx) }
 
 // ParseSignal accepts "SIGTERM", "TERM", "term" or a number.
 func ParseSignal(name string) (syscall.Signal, error) {

@@ -9,8 +9,6 @@ package terminal
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/childset"
 )
 
 // Defaults of Options.
@@ -141,23 +140,19 @@ var (
 	// ErrTooMany is returned when MaxTerminals terminals are open.
 	ErrTooMany = errors.New("too many open terminals")
 	// ErrShuttingDown is returned by Create once Shutdown began.
-	ErrShuttingDown = errors.New("the daemon is shutting down")
+	ErrShuttingDown = childset.ErrShuttingDown
 )
 
 // Service owns the terminals.
 type Service struct {
-	opts Options
-
-	mu      sync.Mutex
-	terms   map[string]*Terminal
-	closed  bool
-	running sync.WaitGroup
+	opts  Options
+	terms *childset.Set[*Terminal]
 }
 
 // New returns an empty service.
 func New(opts Options) *Service {
 	opts.defaults()
-	return &Service{opts: opts, terms: map[string]*Terminal{}}
+	return &Service{opts: opts, terms: childset.New[*Terminal]("term_", opts.MaxTerminals, ErrTooMany)}
 }
 
 // Terminal is one PTY session.
@@ -181,12 +176,6 @@ type Terminal struct {
 	inputMu  sync.Mutex
 	stopOnce sync.Once
 	stopped  chan struct{}
-}
-
-func newID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "term_" + hex.EncodeToString(b[:])
 }
 
 // DefaultShell is the daemon user's $SHELL, or /bin/sh.
@@ -217,58 +206,27 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Info, error) {
 	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "TERM=") }) {
 		env = append(env, "TERM=xterm-256color")
 	}
-	keys := make([]string, 0, len(req.Env))
-	for k, v := range req.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
-			return Info{}, apierr.New(apierr.InvalidRequest, "invalid environment variable %q", k)
-		}
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
-		env = append(env, k+"="+req.Env[k])
+	env, err := agentproc.Override(env, req.Env)
+	if err != nil {
+		return Info{}, apierr.New(apierr.InvalidRequest, "%v", err)
 	}
 	s.prune()
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return Info{}, ErrShuttingDown
+	id, err := s.terms.Reserve()
+	if err != nil {
+		return Info{}, err
 	}
-	open := 0
-	for _, t := range s.terms {
-		if t.running() {
-			open++
-		}
-	}
-	if open >= s.opts.MaxTerminals {
-		s.mu.Unlock()
-		return Info{}, ErrTooMany
-	}
-	id := newID()
-	for s.terms[id] != nil {
-		id = newID()
-	}
-	s.running.Add(1)
-	s.mu.Unlock()
-
 	proc, err := agentproc.StartPTY(context.WithoutCancel(ctx), agentproc.Spec{Path: argv[0], Args: argv[1:], Dir: req.Cwd, Env: env},
 		size, agentproc.Options{Grace: s.opts.Grace, PipeWait: s.opts.PipeWait})
 	if err != nil {
-		s.running.Done()
+		s.terms.Abandon()
 		return Info{}, apierr.New(apierr.InvalidRequest, "cannot start %s: %v", argv[0], err)
 	}
 	t := &Terminal{svc: s, proc: proc, id: id, changed: make(chan struct{}), ended: make(chan struct{}), stopped: make(chan struct{}),
 		info: Info{ID: id, Argv: slices.Clone(argv), Cwd: req.Cwd, Pid: proc.Pid(), Cols: size.Cols, Rows: size.Rows, Status: Running, CreatedAt: s.opts.Now()}}
 	t.idle = time.AfterFunc(s.opts.IdleTimeout, t.idleClose)
-	s.mu.Lock()
-	s.terms[id] = t
-	closed := s.closed
-	s.mu.Unlock()
 	go t.run()
-	if closed { // Shutdown began while it started: it must not outlive it
-		t.stop(context.Background())
-		return Info{}, ErrShuttingDown
+	if err := s.terms.Add(id, t); err != nil {
+		return Info{}, err
 	}
 	return t.Info(), nil
 }
@@ -277,27 +235,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Info, error) {
 // everything else on the terminal is gone, then records the exit. Only
 // after the session was killed is the master closed.
 func (t *Terminal) run() {
-	defer t.svc.running.Done()
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := t.proc.Stdout.Read(buf)
-			t.append(buf[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
-	<-t.proc.Done()
-	select {
-	case <-copied:
-	case <-time.After(t.svc.opts.PipeWait):
-		// Something outside the session still holds the terminal.
-	}
-	t.proc.Stdout.Close()
-	<-copied
+	defer t.svc.terms.Done()
+	// Whatever outside the session still holds the terminal after
+	// PipeWait is cut off.
+	t.proc.DrainStdout(t.append, t.svc.opts.PipeWait)
 	exit := t.proc.Exit()
 	t.mu.Lock()
 	now := t.svc.opts.Now()
@@ -342,7 +283,8 @@ func (t *Terminal) notify() {
 	t.changed = make(chan struct{})
 }
 
-func (t *Terminal) running() bool {
+// Running reports whether the program has not ended yet.
+func (t *Terminal) Running() bool {
 	select {
 	case <-t.ended:
 		return false
@@ -427,13 +369,13 @@ func (t *Terminal) idleClose() {
 		return
 	}
 	t.svc.opts.Logger.Info("closing idle terminal", "terminal", t.id)
-	t.stop(context.Background())
+	t.Stop(context.Background())
 }
 
 // Write sends input (keystrokes) to the terminal. A write that the
 // program does not read ends with ctx.
 func (t *Terminal) Write(ctx context.Context, b []byte) (int, error) {
-	if !t.running() {
+	if !t.Running() {
 		return 0, &ConflictError{Msg: "terminal has exited: " + t.id}
 	}
 	if len(b) > MaxInputBytes {
@@ -460,7 +402,7 @@ func (t *Terminal) Write(ctx context.Context, b []byte) (int, error) {
 		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if !t.running() || errors.Is(err, os.ErrClosed) {
+		if !t.Running() || errors.Is(err, os.ErrClosed) {
 			return n, &ConflictError{Msg: "terminal has exited: " + t.id}
 		}
 		return n, fmt.Errorf("terminal input: %w", err)
@@ -473,7 +415,7 @@ func (t *Terminal) Resize(cols, rows uint16) error {
 	if cols == 0 || rows == 0 {
 		return apierr.New(apierr.InvalidRequest, "cols and rows must be positive")
 	}
-	if !t.running() {
+	if !t.Running() {
 		return &ConflictError{Msg: "terminal has exited: " + t.id}
 	}
 	if err := t.proc.Resize(agentproc.Winsize{Cols: cols, Rows: rows}); err != nil {
@@ -485,9 +427,9 @@ func (t *Terminal) Resize(cols, rows uint16) error {
 	return nil
 }
 
-// stop hangs up the terminal's session (SIGHUP, SIGTERM, then SIGKILL
+// Stop hangs up the terminal's session (SIGHUP, SIGTERM, then SIGKILL
 // after the grace period), without waiting.
-func (t *Terminal) stop(ctx context.Context) {
+func (t *Terminal) Stop(ctx context.Context) {
 	t.stopOnce.Do(func() {
 		go func() {
 			defer close(t.stopped)
@@ -498,9 +440,7 @@ func (t *Terminal) stop(ctx context.Context) {
 
 // Get finds a terminal.
 func (s *Service) Get(id string) (*Terminal, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.terms[id]
+	t, ok := s.terms.Get(id)
 	if !ok {
 		return nil, &NotFoundError{ID: id}
 	}
@@ -510,12 +450,7 @@ func (s *Service) Get(id string) (*Terminal, error) {
 // List describes every terminal, newest first.
 func (s *Service) List() []Info {
 	s.prune()
-	s.mu.Lock()
-	all := make([]*Terminal, 0, len(s.terms))
-	for _, t := range s.terms {
-		all = append(all, t)
-	}
-	s.mu.Unlock()
+	all := s.terms.All()
 	infos := make([]Info, len(all))
 	for i, t := range all {
 		infos[i] = t.Info()
@@ -536,65 +471,41 @@ func (s *Service) Close(ctx context.Context, id string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	t.stop(ctx)
+	t.Stop(ctx)
 	select {
 	case <-t.ended:
 	case <-ctx.Done():
 		return Info{}, ctx.Err()
 	}
-	s.mu.Lock()
-	delete(s.terms, id)
-	s.mu.Unlock()
+	s.terms.Delete(id)
 	return t.Info(), nil
 }
 
 // prune forgets exited terminals older than Retain.
 func (s *Service) prune() {
 	now := s.opts.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, t := range s.terms {
-		if !t.running() && now.Sub(t.endedAt) > s.opts.Retain {
-			delete(s.terms, id)
+	s.terms.Drop(func(all map[string]*Terminal) []string {
+		var old []string
+		for id, t := range all {
+			if !t.Running() && now.Sub(t.endedAt) > s.opts.Retain {
+				old = append(old, id)
+			}
 		}
-	}
+		return old
+	})
 }
+
+// KillNow sends SIGKILL to every process of the terminal's session.
+func (t *Terminal) KillNow() { _ = t.proc.Signal(syscall.SIGKILL) }
+
+// Stopped is closed once a Stop has finished.
+func (t *Terminal) Stopped() <-chan struct{} { return t.stopped }
 
 // Shutdown closes every terminal and waits until their sessions are gone
 // (SIGKILL at once when ctx ends first).
 func (s *Service) Shutdown(ctx context.Context) {
-	s.mu.Lock()
-	s.closed = true
-	all := make([]*Terminal, 0, len(s.terms))
-	for _, t := range s.terms {
-		all = append(all, t)
-	}
-	s.mu.Unlock()
-	for _, t := range all {
-		t.stop(ctx)
-	}
-	done := make(chan struct{})
-	go func() {
-		s.running.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		for _, t := range all {
-			_ = t.proc.Signal(syscall.SIGKILL)
-		}
-		<-done
-	}
-	s.mu.Lock()
-	all = all[:0]
-	for _, t := range s.terms {
-		all = append(all, t)
-	}
-	s.mu.Unlock()
-	for _, t := range all {
-		t.stop(ctx)
-		<-t.stopped
+	s.terms.Shutdown(ctx)
+	for _, t := range s.terms.All() {
 		t.idle.Stop()
 	}
 }
