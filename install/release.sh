@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds agentd's release files: one static binary per platform, named as
 # install.sh downloads them (agentd-<os>-<arch>), the installer itself, and
-# checksums.txt (sha256sum format) covering all of them.
+# checksums.txt (sha256sum format) covering all of them; then the npm
+# packages of embedded mode into <out>/npm (install/npm-packages.sh).
 #
 #   install/release.sh [--version V] [--out DIR] [--check]
 #
@@ -9,7 +10,7 @@
 #                by `agentd version` and GET /v1/health); default: git
 #                describe, or "dev"
 #   --out DIR    where the files go (default: dist); earlier release files
-#                there are replaced, nothing else is touched
+#                there (and its npm/) are replaced, nothing else is touched
 #   --check      build everything a second time, with a fresh, empty Go
 #                build cache in another directory, and fail unless every
 #                file is byte-identical: the build is reproducible
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
 	--out) out=${2:?--out needs a value}; shift 2 ;;
 	--out=*) out=${1#--out=}; shift ;;
 	--check) check=1; shift ;;
-	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -73,6 +74,7 @@ echo "release.sh: building agentd $version for: $platforms"
 start=$SECONDS
 build "$out"
 echo "release.sh: built in $((SECONDS - start))s into $out/"
+"$root/install/npm-packages.sh" "$version" "$out"
 echo
 printf '%-24s %12s %9s\n' file bytes MiB
 for f in "$out"/agentd-* "$out"/install.sh; do

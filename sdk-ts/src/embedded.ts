@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, constants as fsConstants, rmSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve as resolvePath } from "node:path";
 import { createInterface } from "node:readline";
@@ -19,7 +20,7 @@ import { SandboxAgent as ConnectOnlySandboxAgent } from "./index.js";
 export * from "./index.js";
 
 export interface StartOptions {
-  /** The agentd executable. Default: `AGENTD_BIN`, then the platform package (future), then `agentd` on PATH. */
+  /** The agentd executable. Default: `AGENTD_BIN`, then the platform package (`@agentd/cli-<os>-<arch>`), then `agentd` on PATH. */
   binaryPath?: string;
   /** Where the daemon keeps its event log. Default: a fresh temporary directory, removed by `dispose()`. */
   dataDir?: string;
@@ -153,7 +154,7 @@ export async function start(options: StartOptions = {}): Promise<EmbeddedAgentd>
 
 /**
  * Where `start()` finds agentd: `binaryPath`, else `AGENTD_BIN`, else the
- * platform package (not published yet), else `agentd` on PATH.
+ * installed platform package `@agentd/cli-<os>-<arch>`, else `agentd` on PATH.
  */
 export function resolveAgentdBinary(binaryPath?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (binaryPath) return checkExecutable(resolvePath(binaryPath), "binaryPath");
@@ -168,19 +169,23 @@ export function resolveAgentdBinary(binaryPath?: string, env: NodeJS.ProcessEnv 
   );
 }
 
-// ---------------------------------------------------------------------------
-// HOOK: the npm platform package (not published yet).
-//
-// agentd will ship as optional-dependency packages, one per platform (say
-// `@agentd/cli-linux-x64`, each with its `bin/agentd`), the way agent CLIs do.
-// Once they exist, resolve the one for `${process.platform}-${process.arch}`
-// here (createRequire(...).resolve("<pkg>/package.json"), then join "bin/agentd",
-// ".exe" on Windows) and return its path; return undefined when it is not
-// installed so resolution falls through to PATH. Add the packages to
-// `optionalDependencies` in package.json at the same time.
-// ---------------------------------------------------------------------------
+// The npm platform packages (install/npm-packages.sh makes them for each
+// release and lists them as the SDK's optionalDependencies): npm installs the
+// one whose os/cpu fields match, next to this SDK. They are resolved from this
+// module's location, not the program's, so a strict layout (pnpm) finds them.
+// The CommonJS build has no import.meta: scripts/write-cjs-package.mjs
+// rewrites the statement below there.
+// @ts-ignore TS1343: import.meta is an error in the CommonJS build only.
+const moduleUrl: string = import.meta.url;
+
+/** The platform package's binary for this platform, or undefined when that package is not installed. */
 function platformPackageBinary(): string | undefined {
-  return undefined;
+  const pkg = `@agentd/cli-${process.platform}-${process.arch}`;
+  try {
+    return createRequire(moduleUrl).resolve(`${pkg}/bin/${process.platform === "win32" ? "agentd.exe" : "agentd"}`);
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- internals ---------------------------------------------------------------
