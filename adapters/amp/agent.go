@@ -189,7 +189,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 		}
 		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
 	}
-	env := a.environ()
+	env := append(a.environ(), req.Env...)
 	if agentproc.Getenv(env, keyVar) == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "amp needs %s (an access token from ampcode.com/settings): without it, it waits for an interactive login", keyVar)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentd-dev/agentd/internal/egress"
 	"github.com/agentd-dev/agentd/internal/session"
+	"github.com/agentd-dev/agentd/schema"
 )
 
 // egressOptions are the daemon's flags for the egress proxy, which lets
@@ -61,8 +62,21 @@ func (g *egressGate) sessionOptions() []session.Option {
 	if g == nil {
 		return nil
 	}
-	return []session.Option{session.WithEgress(g.server.Gate())}
+	return []session.Option{session.WithEgress(g)}
 }
+
+// Open refuses OpenCode, whose one server serves every session and so
+// cannot carry one session's credential: running it unconfined while the
+// daemon promises confinement would be worse than saying no.
+func (g *egressGate) Open(agent, sessionID string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error) {
+	if agent == "opencode" {
+		return nil, errors.New("opencode runs one server for every session, which cannot be confined per session: run it on a daemon without --egress, behind the sandbox provider's network rules")
+	}
+	return g.server.Gate().Open(agent, sessionID, allow, record)
+}
+
+// Close revokes the session's credential and cuts its tunnels.
+func (g *egressGate) Close(sessionID string) { g.server.Gate().Close(sessionID) }
 
 // stop lets requests in flight finish until ctx ends, then cuts tunnels.
 func (g *egressGate) stop(ctx context.Context) {

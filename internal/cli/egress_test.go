@@ -58,3 +58,12 @@ func TestEgressE2E(t *testing.T) {
 		t.Errorf("session list lacks the session's network policy:\n%s", list)
 	}
 }
+
+// OpenCode's shared server cannot take one session's credential, so the
+// gate refuses its sessions rather than run them unconfined.
+func TestEgressRefusesOpenCode(t *testing.T) {
+	_, err := (&egressGate{}).Open("opencode", "s", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot be confined per session") {
+		t.Fatalf("err = %v", err)
+	}
+}

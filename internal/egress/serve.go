@@ -61,8 +61,9 @@ type Gate struct{ srv *Server }
 func (s *Server) Gate() Gate { return Gate{srv: s} }
 
 // Open registers a session and returns the variables that point its agent
-// at the proxy with the session's own credential.
-func (g Gate) Open(sessionID string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error) {
+// at the proxy with the session's own credential. Every agent is treated
+// alike: the agent's variables reach its whole process tree.
+func (g Gate) Open(_, sessionID string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error) {
 	token, err := g.srv.proxy.Open(sessionID, allow, func(ctx context.Context, d Decision) {
 		record(ctx, schema.NetworkConnectionData{Host: d.Host, Port: d.Port, Method: d.Method, Allowed: d.Allowed, Reason: d.Reason})
 	})

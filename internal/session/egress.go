@@ -13,10 +13,11 @@ import (
 // Egress confines sessions' agents to allowlisted hosts (agentd's egress
 // proxy).
 type Egress interface {
-	// Open registers a session with the hosts its request adds to the
-	// daemon's list and returns the variables that point its agent at the
-	// proxy. record keeps a connection's outcome in the session's events.
-	Open(sessionID string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error)
+	// Open registers a session of agent with the hosts its request adds to
+	// the daemon's list and returns the variables that point the agent at
+	// the proxy; an error refuses the session. record keeps a connection's
+	// outcome in the session's events.
+	Open(agent, sessionID string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error)
 	// Close forgets the session: its agent's proxy credential stops working.
 	Close(sessionID string)
 }
@@ -37,7 +38,7 @@ func (m *Manager) openEgress(s *Session, policy *NetworkPolicy) ([]string, error
 	if policy != nil {
 		allow = policy.Allow
 	}
-	env, err := m.egress.Open(s.id, allow, s.recordConnection)
+	env, err := m.egress.Open(s.info.Agent, s.id, allow, s.recordConnection)
 	if err != nil {
 		return nil, apierr.New(apierr.InvalidRequest, "network: %v", err)
 	}

@@ -23,7 +23,7 @@ type fakeEgress struct {
 	closed  []string
 }
 
-func (e *fakeEgress) Open(id string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error) {
+func (e *fakeEgress) Open(_, id string, allow []string, record func(context.Context, schema.NetworkConnectionData)) ([]string, error) {
 	if e.openErr != nil {
 		return nil, e.openErr
 	}
