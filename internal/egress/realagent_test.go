@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/adapters/claude"
+	"github.com/agentd-dev/agentd/adapters/codex"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
 	engine "github.com/agentd-dev/agentd/internal/session"
@@ -29,31 +30,56 @@ var _ engine.Egress = Gate{}
 // proves the tunnel reached it.
 const allowedBody = "egress-allowed-ok"
 
-// TestRealAgentEgress is the proof with the real Claude Code binary on the
-// scripted model: its Bash tool runs curl, which honours the proxy
-// variables agentd gave the agent; the denied host is refused by the proxy
-// and recorded with allowed=false, the allowed one (a local TLS server,
-// named allowed.test, which the session's network field adds) is reached
-// through a tunnel and recorded with allowed=true. With the model named by
-// a host name that only the proxy resolves, Claude's own calls must go
-// through the proxy too (plain HTTP), which proves its HTTP stack honours
-// the variables. Skipped under -short and when the binary or curl is
-// missing.
-func TestRealAgentEgress(t *testing.T) {
-	t.Run("model on loopback, reached directly", func(t *testing.T) { proveEgress(t, false) })
-	t.Run("model by name, reached through the proxy", func(t *testing.T) { proveEgress(t, true) })
+// realAgent is an agent under proof, built to call the model at base.
+type realAgent struct {
+	name  string
+	find  func(context.Context) (string, error)
+	build func(t *testing.T, bin, base string) adapters.Agent
 }
 
-func proveEgress(t *testing.T, modelByName bool) {
-	if testing.Short() {
-		t.Skip("real claude test: skipped under -short")
+var realAgents = []realAgent{
+	{name: "claude", find: claude.DefaultResolver, build: func(t *testing.T, bin, base string) adapters.Agent {
+		return claude.New(claude.WithResolver(func(context.Context) (string, error) { return bin, nil }),
+			claude.WithHome(t.TempDir()), claude.WithGrace(3*time.Second),
+			claude.WithEnv("ANTHROPIC_BASE_URL="+base, "ANTHROPIC_API_KEY=x", "ANTHROPIC_AUTH_TOKEN=", "CLAUDE_CODE_OAUTH_TOKEN=",
+				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0"))
+	}},
+	{name: "codex", find: codex.DefaultResolver, build: func(t *testing.T, bin, base string) adapters.Agent {
+		return codex.New(codex.WithResolver(func(context.Context) (string, error) { return bin, nil }),
+			codex.WithHome(t.TempDir()), codex.WithGrace(3*time.Second),
+			codex.WithProvider(codex.Provider{ID: "fake", Name: "Fake", BaseURL: base + "/v1", EnvKey: "FAKE_API_KEY"}),
+			codex.WithConfig(`model="gpt-5.5"`, "model_providers.fake.request_max_retries=0", "model_providers.fake.stream_max_retries=0"),
+			codex.WithDefaultPolicy("untrusted", "danger-full-access"),
+			codex.WithEnv("FAKE_API_KEY=x", "OPENAI_API_KEY=", "CODEX_API_KEY="))
+	}},
+}
+
+// TestRealAgentEgress is the proof with the real agents on the scripted
+// model: their shell tool runs curl, which honours the proxy variables
+// agentd gave the agent; the denied host is refused by the proxy and
+// recorded with allowed=false, the allowed one (a local TLS server, named
+// allowed.test, which the session's network field adds) is reached through
+// a tunnel and recorded with allowed=true. With the model named by a host
+// name that only the proxy resolves, the agent's own calls must go through
+// the proxy too (plain HTTP), which proves its HTTP stack honours the
+// variables. Skipped under -short and when a binary or curl is missing.
+func TestRealAgentEgress(t *testing.T) {
+	for _, ra := range realAgents {
+		t.Run(ra.name+"/model on loopback, reached directly", func(t *testing.T) { proveEgress(t, ra, false) })
+		t.Run(ra.name+"/model by name, reached through the proxy", func(t *testing.T) { proveEgress(t, ra, true) })
 	}
-	bin, err := claude.DefaultResolver(context.Background())
+}
+
+func proveEgress(t *testing.T, ra realAgent, modelByName bool) {
+	if testing.Short() {
+		t.Skipf("real %s test: skipped under -short", ra.name)
+	}
+	bin, err := ra.find(context.Background())
 	if err != nil {
-		t.Skipf("real claude test: binary not found (%v); npm install it under ~/.cache/agentd/npm (see .ci/agents.sh)", err)
+		t.Skipf("real %s test: binary not found (%v); npm install it under ~/.cache/agentd/npm (see .ci/agents.sh)", ra.name, err)
 	}
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("real claude test: no curl on PATH for the agent's Bash tool to run")
+		t.Skipf("real %s test: no curl on PATH for the agent's shell tool to run", ra.name)
 	}
 	t.Setenv("IS_SANDBOX", "1") // claude skips permissions as root only in a sandbox
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -99,10 +125,7 @@ func proveEgress(t *testing.T, modelByName bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent := claude.New(claude.WithResolver(func(context.Context) (string, error) { return bin, nil }),
-		claude.WithHome(t.TempDir()), claude.WithGrace(3*time.Second),
-		claude.WithEnv("ANTHROPIC_BASE_URL="+modelBase, "ANTHROPIC_API_KEY=x", "ANTHROPIC_AUTH_TOKEN=", "CLAUDE_CODE_OAUTH_TOKEN=",
-			"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0"))
+	agent := ra.build(t, bin, modelBase)
 	m, err := engine.New(ctx, log, []adapters.Agent{agent}, engine.WithEgress(srv.Gate()))
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +137,8 @@ func proveEgress(t *testing.T, modelByName bool) {
 		srv.Close(sctx)
 		log.Close()
 	})
-	const id = "egress-claude"
-	_, err = m.Create(ctx, id, engine.CreateRequest{Agent: "claude", PermissionMode: "bypass", Directory: t.TempDir(),
+	id := "egress-" + ra.name
+	_, err = m.Create(ctx, id, engine.CreateRequest{Agent: ra.name, PermissionMode: "bypass", Directory: t.TempDir(),
 		Network: &engine.NetworkPolicy{Allow: []string{"allowed.test"}}})
 	if err != nil {
 		t.Fatal(err)
