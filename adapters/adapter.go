@@ -92,6 +92,16 @@ type StartRequest struct {
 	// Env adds KEY=value variables for this session's agent, applied last
 	// (the model proxy's per-session token).
 	Env []string
+	// MCP holds the session's MCP servers by name (ParseMCP).
+	MCP map[string]MCPServer
+	// SystemPrompt is appended to the agent's own system prompt.
+	SystemPrompt string
+	// AllowedTools may run without asking; DisallowedTools may not run at
+	// all. Names are the agent's own ("Bash" for Claude, "bash" for
+	// OpenCode). An adapter that cannot honour a non-empty one of these
+	// fields returns Unsupported instead of starting.
+	AllowedTools    []string
+	DisallowedTools []string
 }
 
 // Message is one user turn.

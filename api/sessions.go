@@ -26,6 +26,15 @@ type CreateSessionRequest struct {
 	Skills         *SkillsConfig              `json:"skills,omitempty"`
 	Resume         *string                    `json:"resume,omitempty" doc:"Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp)."`
 	Network        *session.NetworkPolicy     `json:"network,omitempty" doc:"Additive: hosts this session's agent may reach through agentd's egress proxy, on top of the daemon's --egress-allow list; an error when agentd runs without --egress. See docs/egress.md."`
+	AgentConfig
+}
+
+// AgentConfig is the additive agent configuration of a session, which a
+// preset may also hold.
+type AgentConfig struct {
+	SystemPrompt    *string  `json:"systemPrompt,omitempty" doc:"Additive: text appended to the agent's own system prompt"`
+	AllowedTools    []string `json:"allowedTools,omitempty" doc:"Additive: tools the agent may run without asking, by the agent's own names (Claude: Bash, Edit, mcp__server__tool…; OpenCode: bash, edit…)"`
+	DisallowedTools []string `json:"disallowedTools,omitempty" doc:"Additive: tools the agent may not run at all, by the agent's own names"`
 }
 
 // ErrorType is the kind of an AgentError.
@@ -141,7 +150,8 @@ func (s *server) createSession(ctx context.Context, in *struct {
 	req := session.CreateRequest{
 		Agent: b.Agent, AgentMode: str(b.AgentMode), PermissionMode: str(b.PermissionMode), Model: str(b.Model),
 		Variant: str(b.Variant), AgentVersion: str(b.AgentVersion), Directory: str(b.Directory), Title: str(b.Title),
-		Resume: str(b.Resume), Network: b.Network,
+		Resume: str(b.Resume), Network: b.Network, SystemPrompt: str(b.SystemPrompt), AllowedTools: b.AllowedTools,
+		DisallowedTools: b.DisallowedTools,
 	}
 	if b.MCP != nil {
 		req.MCP, _ = json.Marshal(b.MCP)

@@ -202,9 +202,13 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
+	config, err := configArgs(req)
+	if err != nil {
+		return nil, err
+	}
 	sctx, cancel := context.WithCancel(context.Background())
 	return &session{
-		spec:   agentproc.Spec{Path: path, Dir: dir, Env: env, Stdin: true},
+		spec: agentproc.Spec{Path: path, Dir: dir, Env: env, Stdin: true}, config: config,
 		bypass: req.PermissionMode == "bypass", grace: a.grace, emit: emit, ctx: sctx, cancel: cancel,
 		tr: newTranslator(thread),
 	}, nil
@@ -218,6 +222,7 @@ func newTranslator(thread string) *claude.Translator {
 type session struct {
 	spec   agentproc.Spec // without Args, which depend on the thread
 	bypass bool
+	config []string // configArgs, on every run
 	grace  time.Duration
 	emit   adapters.Emitter
 	ctx    context.Context // the session's life: cancelled once Stop is done
@@ -322,7 +327,7 @@ func (s *session) ensureRun() (*run, error) {
 		return s.run, nil
 	}
 	spec := s.spec
-	spec.Args = args(s.bypass, s.tr.NativeSessionID())
+	spec.Args = append(args(s.bypass, s.tr.NativeSessionID()), s.config...)
 	proc, err := agentproc.Start(s.ctx, spec, agentproc.Options{Grace: s.grace})
 	if err != nil {
 		return nil, apierr.New(apierr.AgentProcessExited, "amp: %v", err)

@@ -248,6 +248,10 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
+	config, err := configArgs(req)
+	if err != nil {
+		return nil, err
+	}
 	mode := permissionMode(req)
 	env := append(a.environ(mode == "bypassPermissions"), req.Env...)
 	extra, ok := credentialEnv(env)
@@ -255,7 +259,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 		return nil, credentials.Missing("claude", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
 	}
 	proc, err := agentproc.Start(ctx, agentproc.Spec{
-		Path: path, Args: args(req, resume), Dir: dir, Env: append(env, extra...), Stdin: true,
+		Path: path, Args: append(args(req, resume), config...), Dir: dir, Env: append(env, extra...), Stdin: true,
 	}, agentproc.Options{Grace: a.grace})
 	if err != nil {
 		return nil, fmt.Errorf("claude: %w", err)

@@ -386,7 +386,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
-	env := append(a.environ(), req.Env...)
+	env := append(append(a.environ(), passedEnv(req)...), req.Env...)
 	if !a.credentialsIn(env) {
 		return nil, a.missingCredentials()
 	}
@@ -395,7 +395,11 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 			return nil, fmt.Errorf("codex: CODEX_HOME: %w", err)
 		}
 	}
-	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: a.args(), Dir: dir, Env: env, Stdin: true},
+	config, err := configArgs(req)
+	if err != nil {
+		return nil, err
+	}
+	proc, err := agentproc.Start(ctx, agentproc.Spec{Path: path, Args: append(a.args(), config...), Dir: dir, Env: env, Stdin: true},
 		agentproc.Options{Grace: a.grace})
 	if err != nil {
 		return nil, fmt.Errorf("codex: %w", err)

@@ -94,6 +94,7 @@ func (a *Agent) Start(_ context.Context, req adapters.StartRequest, emit adapter
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
 		nativeID: "mock-" + req.SessionID,
+		config:   configReport(req),
 		emit:     emit,
 		pause:    a.pause,
 		ctx:      ctx,
@@ -108,6 +109,7 @@ func (a *Agent) Start(_ context.Context, req adapters.StartRequest, emit adapter
 
 type session struct {
 	nativeID string
+	config   string // configReport, the answer to configCommand
 	emit     adapters.Emitter
 	pause    time.Duration
 
@@ -135,7 +137,11 @@ func (s *session) Send(_ context.Context, msg adapters.Message) error {
 	text := strings.TrimSpace(msg.Prompt())
 	s.mu.Lock()
 	s.counter++
-	events := turnEvents("mock_"+strconv.Itoa(s.counter), text)
+	p := "mock_" + strconv.Itoa(s.counter)
+	events := turnEvents(p, text)
+	if strings.EqualFold(text, configCommand) {
+		events = played(p, text, assistantMessage(p+"_config", s.config))
+	}
 	if len(events) > 0 { // an empty message plays nothing; next reads nil as an empty queue
 		s.queue = append(s.queue, events)
 	}

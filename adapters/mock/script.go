@@ -18,8 +18,14 @@ func turnEvents(p, text string) []adapters.Event {
 	if text == "" {
 		return nil
 	}
+	return played(p, text, script(p, text))
+}
+
+// played is a turn: the user item of text, the scripted events, and the
+// turn.ended that closes them if they leave nothing pending.
+func played(p, text string, scripted []adapters.Event) []adapters.Event {
 	user := itemRef{p + "_user", schema.KindMessage, schema.RoleUser}
-	events := append(user.pair(textContent(text)), script(p, text)...)
+	events := append(user.pair(textContent(text)), scripted...)
 	if closesTurn(events[len(events)-1]) {
 		events = append(events, turnEnded(mockUsage(events)))
 	}

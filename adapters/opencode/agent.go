@@ -273,27 +273,13 @@ func (a *Agent) Close(ctx context.Context) error {
 
 // Start creates an OpenCode session on the shared server.
 func (a *Agent) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
-	dir := req.Directory
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, fmt.Errorf("opencode: working directory: %w", err)
-		}
-		dir = wd
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
-	}
-	if err := a.checkCredentials(); err != nil {
-		return nil, err
-	}
-	in, err := a.server(ctx)
+	in, dir, err := a.open(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	body := map[string]any{}
-	if req.PermissionMode == "bypass" {
-		body["permission"] = []map[string]string{{"permission": "*", "pattern": "*", "action": "allow"}}
+	if rules := permissionRules(req); len(rules) > 0 {
+		body["permission"] = rules
 	}
 	var created struct {
 		ID string `json:"id"`
@@ -313,18 +299,10 @@ func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSes
 	if nativeSessionID == "" {
 		return nil, errors.New("opencode: resume without a native session id")
 	}
-	dir := req.Directory
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, fmt.Errorf("opencode: working directory: %w", err)
-		}
-		dir = wd
-	}
-	if err := a.checkCredentials(); err != nil {
+	if err := resumeConfig(req); err != nil {
 		return nil, err
 	}
-	in, err := a.server(ctx)
+	in, dir, err := a.open(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -332,4 +310,35 @@ func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSes
 		return nil, fmt.Errorf("opencode: resume %s: %w", nativeSessionID, err)
 	}
 	return newSession(in, req, dir, nativeSessionID, emit)
+}
+
+// open finds the session's directory and the shared server, with the
+// session's MCP servers registered for that directory.
+func (a *Agent) open(ctx context.Context, req adapters.StartRequest) (*instance, string, error) {
+	dir := req.Directory
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, "", fmt.Errorf("opencode: working directory: %w", err)
+		}
+		dir = wd
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, "", apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	}
+	adds, err := mcpAdds(req.MCP)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := a.checkCredentials(); err != nil {
+		return nil, "", err
+	}
+	in, err := a.server(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := in.addMCP(ctx, dir, adds); err != nil {
+		return nil, "", err
+	}
+	return in, dir, nil
 }

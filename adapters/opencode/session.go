@@ -207,12 +207,14 @@ type promptBody struct {
 	Agent   string       `json:"agent,omitempty"`
 	Model   *promptModel `json:"model,omitempty"`
 	Variant string       `json:"variant,omitempty"`
+	// System is appended to the agent's system prompt for this message.
+	System string `json:"system,omitempty"`
 }
 
 // promptBody is the prompt: the text, one file part per attachment, and
 // the session's agent mode, model ("provider/model") and variant.
 func (s *session) promptBody(msg adapters.Message) promptBody {
-	b := promptBody{Agent: s.req.AgentMode, Variant: s.req.Variant}
+	b := promptBody{Agent: s.req.AgentMode, Variant: s.req.Variant, System: s.req.SystemPrompt}
 	if msg.Text != "" {
 		b.Parts = append(b.Parts, promptPart{Type: "text", Text: msg.Text})
 	}

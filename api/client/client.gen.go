@@ -979,20 +979,29 @@ type CreateSessionRequest struct {
 	AgentMode    *string `json:"agentMode,omitempty"`
 	AgentVersion *string `json:"agentVersion,omitempty"`
 
+	// AllowedTools Additive: tools the agent may run without asking, by the agent's own names (Claude: Bash, Edit, mcp__server__tool…; OpenCode: bash, edit…)
+	AllowedTools *[]string `json:"allowedTools,omitempty"`
+
 	// Directory Working directory of the agent
-	Directory *string                     `json:"directory,omitempty"`
-	Mcp       *map[string]McpServerConfig `json:"mcp,omitempty"`
-	Model     *string                     `json:"model,omitempty"`
-	Network   *NetworkPolicy              `json:"network,omitempty"`
+	Directory *string `json:"directory,omitempty"`
+
+	// DisallowedTools Additive: tools the agent may not run at all, by the agent's own names
+	DisallowedTools *[]string                   `json:"disallowedTools,omitempty"`
+	Mcp             *map[string]McpServerConfig `json:"mcp,omitempty"`
+	Model           *string                     `json:"model,omitempty"`
+	Network         *NetworkPolicy              `json:"network,omitempty"`
 
 	// PermissionMode default, plan, bypass or acceptEdits
 	PermissionMode *string `json:"permissionMode,omitempty"`
 
 	// Resume Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp).
-	Resume  *string       `json:"resume,omitempty"`
-	Skills  *SkillsConfig `json:"skills,omitempty"`
-	Title   *string       `json:"title,omitempty"`
-	Variant *string       `json:"variant,omitempty"`
+	Resume *string       `json:"resume,omitempty"`
+	Skills *SkillsConfig `json:"skills,omitempty"`
+
+	// SystemPrompt Additive: text appended to the agent's own system prompt
+	SystemPrompt *string `json:"systemPrompt,omitempty"`
+	Title        *string `json:"title,omitempty"`
+	Variant      *string `json:"variant,omitempty"`
 }
 
 // CreateSessionResponse defines model for CreateSessionResponse.
@@ -1474,8 +1483,10 @@ type SessionEndedData struct {
 type SessionInfo struct {
 	Agent           string                      `json:"agent"`
 	AgentMode       string                      `json:"agentMode"`
+	AllowedTools    *[]string                   `json:"allowedTools,omitempty"`
 	CreatedAt       int64                       `json:"createdAt"`
 	Directory       *string                     `json:"directory"`
+	DisallowedTools *[]string                   `json:"disallowedTools,omitempty"`
 	EndMessage      *string                     `json:"endMessage,omitempty"`
 	EndReason       *SessionEndReason           `json:"endReason,omitempty"`
 	Ended           bool                        `json:"ended"`
@@ -1486,9 +1497,11 @@ type SessionInfo struct {
 	NativeSessionId *string                     `json:"nativeSessionId"`
 	Network         *NetworkPolicy              `json:"network,omitempty"`
 	PermissionMode  string                      `json:"permissionMode"`
+	Preset          *string                     `json:"preset,omitempty"`
 	ResumedFrom     *string                     `json:"resumedFrom,omitempty"`
 	SessionId       string                      `json:"sessionId"`
 	Skills          *SkillsConfig               `json:"skills,omitempty"`
+	SystemPrompt    *string                     `json:"systemPrompt,omitempty"`
 	TerminatedBy    *TerminatedBy               `json:"terminatedBy,omitempty"`
 	Title           *string                     `json:"title"`
 	UpdatedAt       int64                       `json:"updatedAt"`

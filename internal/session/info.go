@@ -40,6 +40,11 @@ type SessionInfo struct {
 	ResumedFrom string `json:"resumedFrom,omitempty"`
 	// Additive: the network policy the session was created with.
 	Network *NetworkPolicy `json:"network,omitempty"`
+	// Additive: the agent configuration beyond the reference's fields.
+	SystemPrompt    string   `json:"systemPrompt,omitempty"`
+	AllowedTools    []string `json:"allowedTools,omitempty"`
+	DisallowedTools []string `json:"disallowedTools,omitempty"`
+	Preset          string   `json:"preset,omitempty"`
 }
 
 // NetworkPolicy is what a session's agent may reach through agentd's
@@ -65,6 +70,13 @@ type CreateRequest struct {
 	Resume string
 	// Network adds to the egress allowlist for this session's agent.
 	Network *NetworkPolicy
+	// SystemPrompt is appended to the agent's own; AllowedTools run
+	// without asking, DisallowedTools not at all (adapters.StartRequest).
+	SystemPrompt    string
+	AllowedTools    []string
+	DisallowedTools []string
+	// Preset names the preset the request was filled from (recorded only).
+	Preset string
 }
 
 func optional(s string) *string {
@@ -105,6 +117,7 @@ func newInfo(id string, req CreateRequest, agent adapters.Info, now time.Time) (
 		Model: optional(model), Variant: optional(req.Variant),
 		Directory: optional(req.Directory), Title: optional(req.Title),
 		MCP: req.MCP, Skills: req.Skills, Network: req.Network,
+		SystemPrompt: req.SystemPrompt, AllowedTools: req.AllowedTools, DisallowedTools: req.DisallowedTools, Preset: req.Preset,
 		CreatedAt: now.UnixMilli(), UpdatedAt: now.UnixMilli(),
 	}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -221,6 +222,12 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 	if err != nil {
 		return SessionInfo{}, err
 	}
+	// Secret references are resolved here, once, and live only in the
+	// start request: the stored info keeps the references.
+	mcp, err := adapters.ParseMCP(req.MCP, os.LookupEnv)
+	if err != nil {
+		return SessionInfo{}, err
+	}
 	if agentInfo.Runnable && !agentInfo.Installed {
 		if err := m.Install(ctx, req.Agent, req.AgentVersion, false, nil); err != nil {
 			return SessionInfo{}, err
@@ -238,6 +245,7 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 	}
 	s := newSession(m, info, agentInfo)
 	sr := startRequest(info)
+	sr.MCP = mcp
 	if m.startEnv != nil {
 		sr.Env = m.startEnv(info.Agent, info.SessionID)
 	}
@@ -405,6 +413,7 @@ func startRequest(in SessionInfo) adapters.StartRequest {
 	return adapters.StartRequest{
 		SessionID: in.SessionID, AgentMode: in.AgentMode, PermissionMode: in.PermissionMode,
 		Model: deref(in.Model), Variant: deref(in.Variant), Directory: deref(in.Directory),
+		SystemPrompt: in.SystemPrompt, AllowedTools: in.AllowedTools, DisallowedTools: in.DisallowedTools,
 	}
 }
 

@@ -978,8 +978,12 @@ export interface components {
             /** @description Default: build */
             agentMode?: string;
             agentVersion?: string;
+            /** @description Additive: tools the agent may run without asking, by the agent's own names (Claude: Bash, Edit, mcp__server__tool…; OpenCode: bash, edit…) */
+            allowedTools?: string[] | null;
             /** @description Working directory of the agent */
             directory?: string;
+            /** @description Additive: tools the agent may not run at all, by the agent's own names */
+            disallowedTools?: string[] | null;
             mcp?: {
                 [key: string]: components["schemas"]["McpServerConfig"];
             };
@@ -991,6 +995,8 @@ export interface components {
             /** @description Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp). */
             resume?: string;
             skills?: components["schemas"]["SkillsConfig"];
+            /** @description Additive: text appended to the agent's own system prompt */
+            systemPrompt?: string;
             title?: string;
             variant?: string;
         };
@@ -1419,9 +1425,11 @@ export interface components {
         SessionInfo: {
             agent: string;
             agentMode: string;
+            allowedTools?: string[] | null;
             /** Format: int64 */
             createdAt: number;
             directory: string | null;
+            disallowedTools?: string[] | null;
             endMessage?: string;
             endReason?: components["schemas"]["SessionEndReason"];
             ended: boolean;
@@ -1436,9 +1444,11 @@ export interface components {
             nativeSessionId: string | null;
             network?: components["schemas"]["NetworkPolicy"];
             permissionMode: string;
+            preset?: string;
             resumedFrom?: string;
             sessionId: string;
             skills?: components["schemas"]["SkillsConfig"];
+            systemPrompt?: string;
             terminatedBy?: components["schemas"]["TerminatedBy"];
             title: string | null;
             /** Format: int64 */
