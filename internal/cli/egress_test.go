@@ -1,10 +1,19 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/agentd-dev/agentd/internal/agentproc"
+	"github.com/agentd-dev/agentd/internal/egress"
+	"github.com/agentd-dev/agentd/internal/modelproxy"
+	"github.com/agentd-dev/agentd/schema"
 )
 
 // TestEgressE2E drives the egress flags and the per-session network field
@@ -65,5 +74,44 @@ func TestEgressRefusesOpenCode(t *testing.T) {
 	_, err := (&egressGate{}).Open("opencode", "s", nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot be confined per session") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// With the model proxy on, its loopback address is on every session's
+// list, for agents that ignore NO_PROXY; other loopback ports are not.
+func TestEgressAllowsTheModelProxy(t *testing.T) {
+	models := &modelProxy{server: &modelproxy.Server{URL: "http://127.0.0.1:1"}}
+	gate, err := startEgress(t.Context(), egressOptions{Enabled: true}, models, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gate.stop(context.Background())
+	var mu sync.Mutex
+	var got []schema.NetworkConnectionData
+	env, err := gate.Open("claude", "s", nil, func(_ context.Context, d schema.NetworkConnectionData) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyURL, err := url.Parse(agentproc.Getenv(env, "HTTPS_PROXY"))
+	if err != nil || agentproc.Getenv(env, "NO_PROXY") != egress.NoProxy {
+		t.Fatalf("env %q: %v", env, err)
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	for _, target := range []string{"http://127.0.0.1:1/v1/models", "http://127.0.0.1:2/"} {
+		resp, err := client.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || !got[0].Allowed || got[0].Port != 1 || got[1].Allowed || got[1].Port != 2 {
+		t.Fatalf("decisions %+v: want port 1 (the model proxy) allowed, port 2 refused", got)
 	}
 }

@@ -133,8 +133,8 @@ func New(cfg Config) (*Proxy, error) {
 // the daemon's, and returns its credential. report sees every decision on
 // the session's connections, with the request's context; it runs before
 // the client is answered, so a refusal the client sees is already
-// reported. Opening an open session replaces its entries and report but
-// keeps its credential.
+// reported. A session is opened once; its rules never change while its
+// connections read them.
 func (p *Proxy) Open(sessionID string, allow []string, report func(context.Context, Decision)) (string, error) {
 	extra, err := ParseRules(allow)
 	if err != nil {
@@ -146,9 +146,8 @@ func (p *Proxy) Open(sessionID string, allow []string, report func(context.Conte
 	if p.closed {
 		return "", errors.New("egress: proxy closed")
 	}
-	if s, ok := p.sessions[sessionID]; ok {
-		s.rules, s.report = rules, report
-		return s.token, nil
+	if _, ok := p.sessions[sessionID]; ok {
+		return "", fmt.Errorf("egress: session %q is open already", sessionID)
 	}
 	s := &session{id: sessionID, token: newToken(), rules: rules, report: report, conns: map[net.Conn]struct{}{}}
 	p.sessions[sessionID] = s
@@ -161,11 +160,13 @@ func (p *Proxy) Open(sessionID string, allow []string, report func(context.Conte
 func (p *Proxy) Close(sessionID string) {
 	p.mu.Lock()
 	s, ok := p.sessions[sessionID]
-	if ok {
-		delete(p.sessions, sessionID)
-		delete(p.byToken, sha256.Sum256([]byte(s.token)))
+	if !ok {
+		p.mu.Unlock()
+		return
 	}
-	conns := s.takeConns(ok)
+	delete(p.sessions, sessionID)
+	delete(p.byToken, sha256.Sum256([]byte(s.token)))
+	conns := s.takeConns()
 	p.mu.Unlock()
 	closeAll(conns)
 }
@@ -176,7 +177,7 @@ func (p *Proxy) shutdown() {
 	p.closed = true
 	var conns []net.Conn
 	for id, s := range p.sessions {
-		conns = append(conns, s.takeConns(true)...)
+		conns = append(conns, s.takeConns()...)
 		delete(p.sessions, id)
 	}
 	clear(p.byToken)
@@ -186,10 +187,7 @@ func (p *Proxy) shutdown() {
 }
 
 // takeConns empties the session's live connections. Caller holds p.mu.
-func (s *session) takeConns(ok bool) []net.Conn {
-	if !ok {
-		return nil
-	}
+func (s *session) takeConns() []net.Conn {
 	conns := make([]net.Conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

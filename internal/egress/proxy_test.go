@@ -422,7 +422,11 @@ func TestCloseCutsTunnels(t *testing.T) {
 	c2, br2, _ := h.connect(t, target, other, nil)
 	roundTrip(t, c2, br2, "two")
 
+	if _, err := h.proxy.Open("s2", nil, nil); err == nil {
+		t.Fatal("a session opened twice")
+	}
 	h.proxy.Close("s1")
+	h.proxy.Close("s1") // closing twice is harmless
 	if _, err := br1.ReadByte(); err == nil {
 		t.Fatal("tunnel of a closed session still open")
 	}
