@@ -69,7 +69,7 @@ func TestRealRegistryAgents(t *testing.T) {
 }
 
 // registryDataDir is the cached data dir of the real installs.
-func registryDataDir(t *testing.T) string {
+func registryDataDir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("AGENTD_REAL_REGISTRY_DIR"); d != "" {
 		return d
