@@ -575,7 +575,7 @@ func jsonSame(text string, v any) bool {
 
 // benchSandbox serves the file, process and terminal APIs over a fresh
 // root for benchmarks (no sessions).
-func benchSandbox(b *testing.B) (string, *http.Client) {
+func benchSandbox(b *testing.B, deps ...func(*api.Deps)) (string, *http.Client) {
 	b.Helper()
 	dir := b.TempDir()
 	ws, err := workspace.New(workspace.Options{Root: dir})
@@ -588,7 +588,11 @@ func benchSandbox(b *testing.B) (string, *http.Client) {
 	}
 	terms := terminal.New(terminal.Options{})
 	done := make(chan struct{})
-	h, _ := api.New(api.Deps{Workspace: ws, Processes: procs, Terminals: terms, Done: done})
+	d := api.Deps{Workspace: ws, Processes: procs, Terminals: terms, Done: done}
+	for _, f := range deps {
+		f(&d)
+	}
+	h, _ := api.New(d)
 	srv := httptest.NewServer(h)
 	b.Cleanup(func() {
 		close(done)
@@ -600,56 +604,4 @@ func benchSandbox(b *testing.B) (string, *http.Client) {
 		ws.Close()
 	})
 	return srv.URL, srv.Client()
-}
-
-// BenchmarkFsThroughput writes and reads a 64 MiB file through the API and,
-// in the same run, copies it with plain file I/O (what cp and cat do);
-// it reports both rates and their ratio.
-func BenchmarkFsThroughput(b *testing.B) {
-	url, client := benchSandbox(b)
-	const size = 64 << 20
-	data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
-	src := filepath.Join(b.TempDir(), "src")
-	os.WriteFile(src, data, 0o644)
-	var apiW, apiR, plainW, plainR time.Duration
-	b.SetBytes(size)
-	for range b.N {
-		start := time.Now()
-		req, _ := http.NewRequest(http.MethodPut, url+"/v1/fs/file?path=big", bytes.NewReader(data))
-		res, err := client.Do(req)
-		if err != nil || res.StatusCode != 200 {
-			b.Fatalf("put: %v %v", err, res)
-		}
-		res.Body.Close()
-		apiW += time.Since(start)
-		start = time.Now()
-		res, err = client.Get(url + "/v1/fs/file?path=big")
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, _ := io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		apiR += time.Since(start)
-		if n != size {
-			b.Fatalf("read %d bytes", n)
-		}
-		// cp: file to file; cat: file to a sink.
-		start = time.Now()
-		in, _ := os.Open(src)
-		out, _ := os.Create(src + ".copy")
-		io.Copy(out, in)
-		in.Close()
-		out.Close()
-		plainW += time.Since(start)
-		start = time.Now()
-		in, _ = os.Open(src + ".copy")
-		io.Copy(io.Discard, in)
-		in.Close()
-		plainR += time.Since(start)
-	}
-	mbps := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / (1 << 20) }
-	b.ReportMetric(mbps(apiW), "write-MiB/s")
-	b.ReportMetric(mbps(apiR), "read-MiB/s")
-	b.ReportMetric(mbps(apiW)/mbps(plainW), "write-vs-cp")
-	b.ReportMetric(mbps(apiR)/mbps(plainR), "read-vs-cat")
 }

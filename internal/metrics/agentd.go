@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -185,3 +186,11 @@ func (w *statusWriter) Flush() {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom hands a copy to the wrapped writer's ReadFrom, so that a file
+// served through the middleware still goes out with sendfile (io.Copy
+// would otherwise read it through a 32 KiB buffer). The status stays
+// what WriteHeader set, 200 by default, as for Write.
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	return io.Copy(w.ResponseWriter, r)
+}

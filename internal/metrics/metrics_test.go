@@ -317,3 +317,36 @@ func TestConcurrentUpdatesAndScrapes(t *testing.T) {
 		t.Fatalf("turns = %v, want 400", v)
 	}
 }
+
+// TestMiddlewareKeepsReadFrom: a file served through the middleware
+// reaches the server's own ReadFrom (where net/http uses sendfile), and
+// the status is still counted.
+func TestMiddlewareKeepsReadFrom(t *testing.T) {
+	m := New()
+	var viaReadFrom bool
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, viaReadFrom = w.(io.ReaderFrom)
+		_, _ = io.Copy(w, struct{ io.Reader }{strings.NewReader("body")}) // as a file: no WriteTo
+	}), func(*http.Request) string { return "/file" })
+	rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/file", nil))
+	if !viaReadFrom || !rec.readFrom || rec.Body.String() != "body" || rec.Code != http.StatusOK {
+		t.Fatalf("ReaderFrom %v, reached %v, body %q, status %d", viaReadFrom, rec.readFrom, rec.Body.String(), rec.Code)
+	}
+	_, got := scrape(t, m)
+	if v := value(t, got, "agentd_http_requests_total", map[string]string{"route": "/file", "status": "200"}); v != 1 {
+		t.Errorf("request count %v, want 1", v)
+	}
+}
+
+// readFromRecorder is a ResponseRecorder with the ReadFrom of net/http's
+// own writer.
+type readFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFrom bool
+}
+
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.readFrom = true
+	return io.Copy(r.ResponseRecorder, src)
+}
