@@ -13,7 +13,7 @@ import (
 
 const cliDoc = "../../docs/cli.md"
 
-var update = flag.Bool("update", false, "rewrite docs/cli.md")
+var update = flag.Bool("update", false, "rewrite the generated docs: docs/cli.md, the flag table of docs/configuration.md")
 
 // TestCLIReference keeps docs/cli.md equal to the command tree: every
 // command, its usage, description, examples and flags. -update rewrites it.

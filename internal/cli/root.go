@@ -75,7 +75,7 @@ func bindEnv(cmd *cobra.Command) error {
 		if f.Changed || f.Name == "help" {
 			return
 		}
-		name := "AGENTD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envVar(f.Name)
 		v := os.Getenv(name)
 		if v == "" { // set but empty counts as unset, as XDG_* does
 			return
@@ -91,6 +91,11 @@ func bindEnv(cmd *cobra.Command) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// envVar is the environment variable bindEnv reads for a flag.
+func envVar(flag string) string {
+	return "AGENTD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // isCobraUsage recognises cobra's own usage errors, which it returns as
