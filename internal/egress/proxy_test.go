@@ -46,7 +46,7 @@ type upstream struct {
 	wg   sync.WaitGroup
 }
 
-func newUpstream(t *testing.T, handle func(net.Conn)) *upstream {
+func newUpstream(t testing.TB, handle func(net.Conn)) *upstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,7 +111,7 @@ type harness struct {
 	token string
 }
 
-func newHarness(t *testing.T, base []string, session []string, dns fakeDNS) *harness {
+func newHarness(t testing.TB, base []string, session []string, dns fakeDNS) *harness {
 	t.Helper()
 	p, err := New(Config{Allow: base, Resolver: dns})
 	if err != nil {
@@ -140,7 +140,7 @@ func basic(token string) string {
 
 // connect opens a tunnel to target with the given credential ("" for
 // none) and returns the connection and the proxy's answer.
-func (h *harness) connect(t *testing.T, target, token string, early []byte) (net.Conn, *bufio.Reader, *http.Response) {
+func (h *harness) connect(t testing.TB, target, token string, early []byte) (net.Conn, *bufio.Reader, *http.Response) {
 	t.Helper()
 	c, err := net.Dial("tcp", h.srv.Addr)
 	if err != nil {
