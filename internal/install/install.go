@@ -325,6 +325,34 @@ func readMarker(dir string) (marker, bool) {
 	return m, true
 }
 
+// InstalledVersion returns the version of the agent whose binary is at
+// path if agentd installed it: the marker of its install says so. Running
+// `--version` is what it saves. Some agents take seconds to answer it, and
+// they would do so on a daemon's first session. The marker must name exactly
+// this binary, in a directory named after the version it records.
+func InstalledVersion(path string) (string, bool) {
+	bin := filepath.Clean(path)
+	dir := filepath.Dir(bin)
+	for range maxBinDepth {
+		if m, ok := readMarker(dir); ok {
+			if m.Bin != "" && m.Version == filepath.Base(dir) && filepath.Join(dir, filepath.FromSlash(m.Bin)) == bin {
+				return m.Version, true
+			}
+			return "", false
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			break
+		}
+		dir = up
+	}
+	return "", false
+}
+
+// maxBinDepth bounds the search for a marker above a binary: the deepest
+// binary of a package is codex's, vendor/<target>/bin/codex.
+const maxBinDepth = 6
+
 // newestManaged picks, among the valid installs for this platform, the one
 // installed last.
 func (in *Installer) newestManaged(def agentDef) (Binary, bool) {

@@ -749,3 +749,45 @@ func TestTwoInstallersShareDataDir(t *testing.T) {
 		t.Errorf("agent dir after reinstall holds %q", got)
 	}
 }
+
+// TestInstalledVersion: the version of a binary agentd installed is read
+// from its install's marker, for that very binary only.
+func TestInstalledVersion(t *testing.T) {
+	fr := newFakeRegistry(t)
+	fr.add("@ampcode/cli-linux-x64", ampVer, ampTgz(t, "#!/bin/sh\necho never run\n"))
+	in := newTestInstaller(t, fr)
+	b, err := in.Install(context.Background(), Amp, "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(b.Path)
+	moved := filepath.Join(in.agentDir(Amp), "9.9.9")
+	elsewhere := filepath.Join(t.TempDir(), "amp")
+	if err := os.WriteFile(elsewhere, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		path func() string
+		want string // "" for not agentd's
+	}{
+		{"the installed binary", func() string { return b.Path }, ampVer},
+		{"the same path, not clean", func() string { return filepath.Join(dir, "bin", "..", "amp") }, ampVer},
+		{"another file of the package", func() string { return filepath.Join(dir, "bin", "helper") }, ""},
+		{"a binary agentd did not install", func() string { return elsewhere }, ""},
+		{"an install directory renamed away from its version", func() string {
+			if err := os.Rename(dir, moved); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(moved, "amp")
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := InstalledVersion(tt.path())
+			if got != tt.want || ok != (tt.want != "") {
+				t.Errorf("InstalledVersion = %q, %v; want %q", got, ok, tt.want)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/internal/agentproc"
+	"github.com/agentd-dev/agentd/internal/install"
 )
 
 // Binary says where an agent's executable may be.
@@ -90,7 +91,8 @@ func LastWord(first string) string {
 }
 
 // Get returns the version of the binary at path, or "" when it fails
-// within the timeout.
+// within the timeout. A binary agentd installed is not run: its install
+// records the version (install.InstalledVersion).
 func (v *Versions) Get(ctx context.Context, path string, env []string) string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -99,6 +101,10 @@ func (v *Versions) Get(ctx context.Context, path string, env []string) string {
 	}
 	if v.byID == nil {
 		v.byID = map[string]string{}
+	}
+	if got, ok := install.InstalledVersion(path); ok {
+		v.byID[path] = got
+		return got
 	}
 	timeout := v.Timeout
 	if timeout <= 0 {

@@ -75,6 +75,27 @@ func TestVersions(t *testing.T) {
 	}
 }
 
+// TestVersionOfAnInstall: a binary agentd installed is not run; its
+// install's marker gives the version.
+func TestVersionOfAnInstall(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "agents", "amp", "1.2.3")
+	ran := filepath.Join(t.TempDir(), "ran")
+	bin := filepath.Join(dir, "amp")
+	writeExe(t, bin, `touch `+ran+`; echo "6.6.6"`)
+	// The marker agentd's installer writes (internal/install).
+	marker := `{"agent":"amp","version":"1.2.3","package":"@ampcode/cli-linux-x64","bin":"amp"}`
+	if err := os.WriteFile(filepath.Join(dir, ".agentd-install.json"), []byte(marker), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var v Versions
+	if got := v.Get(t.Context(), bin, nil); got != "1.2.3" {
+		t.Errorf("version %q", got)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the installed binary was run for its version")
+	}
+}
+
 func TestEnv(t *testing.T) {
 	t.Setenv("PATH", "/bin")
 	t.Setenv("HOME", "/home/x")
