@@ -54,6 +54,7 @@ import (
 	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
+	"github.com/agentd-dev/agentd/internal/credentials"
 	"github.com/agentd-dev/agentd/schema"
 )
 
@@ -191,7 +192,8 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	}
 	env := append(a.environ(), req.Env...)
 	if agentproc.Getenv(env, keyVar) == "" {
-		return nil, apierr.New(apierr.InvalidRequest, "amp needs %s (an access token from ampcode.com/settings): without it, it waits for an interactive login", keyVar)
+		// Without a token Amp waits for a pasted login code.
+		return nil, credentials.Missing("amp", keyVar)
 	}
 	dir := req.Directory
 	if dir == "" {

@@ -441,7 +441,8 @@ func TestStartChecks(t *testing.T) {
 	f := newFake(t, "synthesized_text.jsonl")
 	noKey := New(WithResolver(f.agent(t).resolve))
 	_, err := noKey.Start(t.Context(), adapters.StartRequest{Directory: t.TempDir()}, newCollector())
-	if e, ok := apierr.As(err); !ok || e.Kind != apierr.InvalidRequest || !strings.Contains(err.Error(), "AMP_API_KEY") {
+	if e, ok := apierr.As(err); !ok || e.Kind != apierr.InvalidRequest || !strings.Contains(err.Error(), "AMP_API_KEY") ||
+		fmt.Sprint(e.Details["missingCredentials"]) != "[AMP_API_KEY]" {
 		t.Errorf("start without a key: %v", err)
 	}
 	_, err = f.agent(t).Start(t.Context(), adapters.StartRequest{Directory: filepath.Join(t.TempDir(), "nope")}, newCollector())
