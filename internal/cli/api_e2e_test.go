@@ -70,7 +70,7 @@ func buildAgentdBin(dir string) (string, error) {
 }
 
 const (
-	e2eWait      = 30 * time.Second // a command, a daemon's start
+	e2eWait      = 90 * time.Second // a command, a daemon's start (agents list asks each real agent its --version: seconds each on a loaded machine)
 	e2eStopGrace = 15 * time.Second // from SIGTERM to exit
 )
 
