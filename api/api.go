@@ -19,6 +19,7 @@ import (
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/inspector"
 	"github.com/agentd-dev/agentd/internal/metrics"
+	"github.com/agentd-dev/agentd/internal/presets"
 	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
 	"github.com/agentd-dev/agentd/internal/terminal"
@@ -50,6 +51,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	// SinkHealth, when set, reports the event sinks in /v1/health.
 	SinkHealth func(context.Context) []SinkHealth
+	// Presets are the named session settings a create request may name
+	// (nil: none).
+	Presets *presets.Set
 }
 
 type server struct {
@@ -85,6 +89,7 @@ func New(d Deps) (http.Handler, huma.API) {
 	s.registerMeta(a)
 	s.registerAgents(a)
 	s.registerSessions(a)
+	s.registerPresets(a)
 	s.registerEvents(a)
 	s.registerFs(a)
 	s.registerProcesses(a)

@@ -35,6 +35,7 @@ type AgentConfig struct {
 	SystemPrompt    *string  `json:"systemPrompt,omitempty" doc:"Additive: text appended to the agent's own system prompt"`
 	AllowedTools    []string `json:"allowedTools,omitempty" doc:"Additive: tools the agent may run without asking, by the agent's own names (Claude: Bash, Edit, mcp__server__tool…; OpenCode: bash, edit…)"`
 	DisallowedTools []string `json:"disallowedTools,omitempty" doc:"Additive: tools the agent may not run at all, by the agent's own names"`
+	Preset          *string  `json:"preset,omitempty" doc:"Additive: a preset (GET /v1/presets) whose settings fill every field the request leaves unset; its MCP servers are merged with the request's, which win on a shared name. A preset for another agent is an error."`
 }
 
 // ErrorType is the kind of an AgentError.
@@ -151,13 +152,16 @@ func (s *server) createSession(ctx context.Context, in *struct {
 		Agent: b.Agent, AgentMode: str(b.AgentMode), PermissionMode: str(b.PermissionMode), Model: str(b.Model),
 		Variant: str(b.Variant), AgentVersion: str(b.AgentVersion), Directory: str(b.Directory), Title: str(b.Title),
 		Resume: str(b.Resume), Network: b.Network, SystemPrompt: str(b.SystemPrompt), AllowedTools: b.AllowedTools,
-		DisallowedTools: b.DisallowedTools,
+		DisallowedTools: b.DisallowedTools, Preset: str(b.Preset),
 	}
 	if b.MCP != nil {
 		req.MCP, _ = json.Marshal(b.MCP)
 	}
 	if b.Skills != nil {
 		req.Skills, _ = json.Marshal(b.Skills)
+	}
+	if err := s.Presets.Fill(&req); err != nil {
+		return nil, problem(ctx, s.Logger, err)
 	}
 	info, err := s.Sessions.Create(context.WithoutCancel(ctx), in.SessionID, req)
 	if err != nil {

@@ -994,6 +994,9 @@ type CreateSessionRequest struct {
 	// PermissionMode default, plan, bypass or acceptEdits
 	PermissionMode *string `json:"permissionMode,omitempty"`
 
+	// Preset Additive: a preset (GET /v1/presets) whose settings fill every field the request leaves unset; its MCP servers are merged with the request's, which win on a shared name. A preset for another agent is an error.
+	Preset *string `json:"preset,omitempty"`
+
 	// Resume Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp).
 	Resume *string       `json:"resume,omitempty"`
 	Skills *SkillsConfig `json:"skills,omitempty"`
@@ -1303,6 +1306,28 @@ type PermissionReplyRequest struct {
 
 // PermissionStatus defines model for PermissionStatus.
 type PermissionStatus string
+
+// PresetInfo defines model for PresetInfo.
+type PresetInfo struct {
+	// Agent The agent the preset is for; a request naming it must use this agent
+	Agent           *string   `json:"agent,omitempty"`
+	AgentMode       *string   `json:"agentMode,omitempty"`
+	AllowedTools    *[]string `json:"allowedTools,omitempty"`
+	Directory       *string   `json:"directory,omitempty"`
+	DisallowedTools *[]string `json:"disallowedTools,omitempty"`
+
+	// Mcp env and header values other than ${env:NAME} references are shown as [REDACTED]
+	Mcp            *map[string]McpServerConfig `json:"mcp,omitempty"`
+	Model          *string                     `json:"model,omitempty"`
+	Name           string                      `json:"name"`
+	PermissionMode *string                     `json:"permissionMode,omitempty"`
+	SystemPrompt   *string                     `json:"systemPrompt,omitempty"`
+}
+
+// PresetListResponse defines model for PresetListResponse.
+type PresetListResponse struct {
+	Presets []PresetInfo `json:"presets"`
+}
 
 // ProblemDetails defines model for ProblemDetails.
 type ProblemDetails struct {
@@ -2871,6 +2896,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListPresets List Presets
+	//
+	// Additive: the session presets agentd was started with (--presets), by name; a create request's preset field names one.
+	//
+	// Corresponds with GET /v1/presets (the `ListPresets` operationId).
+	ListPresets(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListProcesses List Processes
 	//
 	// Every running process and the exited ones still retained, newest first.
@@ -3512,6 +3544,23 @@ func (c *Client) FsWatch(ctx context.Context, params *FsWatchParams, reqEditors 
 // Corresponds with GET /v1/health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListPresets List Presets
+//
+// Additive: the session presets agentd was started with (--presets), by name; a create request's preset field names one.
+//
+// Corresponds with GET /v1/presets (the `ListPresets` operationId).
+func (c *Client) ListPresets(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPresetsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5211,6 +5260,33 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/v1/health")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListPresetsRequest constructs an http.Request for the ListPresets method
+func NewListPresetsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/presets")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -6937,6 +7013,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResult, error)
 
+	// ListPresetsWithResponse List Presets
+	//
+	// Additive: the session presets agentd was started with (--presets), by name; a create request's preset field names one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/presets (the `ListPresets` operationId).
+	ListPresetsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPresetsResult, error)
+
 	// ListProcessesWithResponse List Processes
 	//
 	// Every running process and the exited ones still retained, newest first.
@@ -8462,6 +8547,54 @@ func (r GetHealthResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetHealthResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListPresetsResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PresetListResponse
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *ProblemDetails
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListPresetsResult) GetJSON200() *PresetListResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListPresetsResult) GetApplicationproblemJSONDefault() *ProblemDetails {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListPresetsResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPresetsResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPresetsResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListPresetsResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10851,6 +10984,21 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResult(rsp)
 }
 
+// ListPresetsWithResponse List Presets
+//
+// Additive: the session presets agentd was started with (--presets), by name; a create request's preset field names one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/presets (the `ListPresets` operationId).
+func (c *ClientWithResponses) ListPresetsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListPresetsResult, error) {
+	rsp, err := c.ListPresets(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPresetsResult(rsp)
+}
+
 // ListProcessesWithResponse List Processes
 //
 // Every running process and the exited ones still retained, newest first.
@@ -12361,6 +12509,39 @@ func ParseGetHealthResult(rsp *http.Response) (*GetHealthResult, error) {
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest HealthResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListPresetsResult parses an HTTP response from a ListPresetsWithResponse call
+func ParseListPresetsResult(rsp *http.Response) (*ListPresetsResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPresetsResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PresetListResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

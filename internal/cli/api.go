@@ -66,7 +66,7 @@ func newAPICmd(streams IO) *cobra.Command {
 
 func newAPICmdWith(f *apiFactory) *cobra.Command {
 	cmd := newAPIRootCmd(f)
-	cmd.AddCommand(newAPIHealthCmd(f, nil), newAPIAgentsCmd(f), newAPISessionsCmd(f), newAPIFsCmd(f), newAPIProcessesCmd(f), newAPITerminalsCmd(f))
+	cmd.AddCommand(newAPIHealthCmd(f, nil), newAPIAgentsCmd(f), newAPISessionsCmd(f), newAPIPresetsCmd(f), newAPIFsCmd(f), newAPIProcessesCmd(f), newAPITerminalsCmd(f))
 	return cmd
 }
 

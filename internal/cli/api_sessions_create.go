@@ -15,18 +15,22 @@ import (
 
 type apiSessionsCreateOptions struct {
 	*apiFactory
-	SessionID      string
-	Agent          string
-	AgentMode      string
-	PermissionMode string
-	Model          string
-	Variant        string
-	AgentVersion   string
-	Directory      string
-	Title          string
-	Resume         string
-	MCP            string // JSON object: server name → McpServerConfig
-	Skills         string // JSON object: {"sources": [...]}
+	SessionID       string
+	Agent           string
+	AgentMode       string
+	PermissionMode  string
+	Model           string
+	Variant         string
+	AgentVersion    string
+	Directory       string
+	Title           string
+	Resume          string
+	MCP             string // JSON object: server name → McpServerConfig
+	Skills          string // JSON object: {"sources": [...]}
+	Preset          string
+	SystemPrompt    string
+	AllowedTools    []string
+	DisallowedTools []string
 }
 
 func newAPISessionsCreateCmd(f *apiFactory, runF func(context.Context, *apiSessionsCreateOptions) error) *cobra.Command {
@@ -59,6 +63,10 @@ func newAPISessionsCreateCmd(f *apiFactory, runF func(context.Context, *apiSessi
 	fl.StringVar(&opts.Resume, "resume", "", "an ended session of the same agent whose conversation this one continues")
 	fl.StringVar(&opts.Title, "title", "", "title of the session")
 	fl.StringVar(&opts.MCP, "mcp", "", `MCP servers as a JSON object, e.g. '{"fs":{"type":"local","command":"mcp-fs"}}'`)
+	fl.StringVar(&opts.Preset, "preset", "", "preset whose settings fill the flags not given (agentd api presets list)")
+	fl.StringVar(&opts.SystemPrompt, "system-prompt", "", "text appended to the agent's system prompt")
+	fl.StringSliceVar(&opts.AllowedTools, "allowed-tool", nil, "tool the agent may run without asking, by the agent's name for it (repeatable)")
+	fl.StringSliceVar(&opts.DisallowedTools, "disallowed-tool", nil, "tool the agent may not run, by the agent's name for it (repeatable)")
 	fl.StringVar(&opts.Skills, "skills", "", `skills as a JSON object, e.g. '{"sources":[{"type":"local","source":"./skills"}]}'`)
 	_ = cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(knownAgents, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("permission-mode", cobra.FixedCompletions(
@@ -75,12 +83,18 @@ func (o *apiSessionsCreateOptions) request() (client.CreateSessionRequest, error
 	}{
 		{o.AgentMode, &req.AgentMode}, {o.PermissionMode, &req.PermissionMode}, {o.Model, &req.Model},
 		{o.Variant, &req.Variant}, {o.AgentVersion, &req.AgentVersion}, {o.Directory, &req.Directory},
-		{o.Title, &req.Title}, {o.Resume, &req.Resume},
+		{o.Title, &req.Title}, {o.Resume, &req.Resume}, {o.Preset, &req.Preset}, {o.SystemPrompt, &req.SystemPrompt},
 	} {
 		if f.v != "" {
 			v := f.v
 			*f.dst = &v
 		}
+	}
+	if o.AllowedTools != nil {
+		req.AllowedTools = &o.AllowedTools
+	}
+	if o.DisallowedTools != nil {
+		req.DisallowedTools = &o.DisallowedTools
 	}
 	if o.MCP != "" {
 		var mcp map[string]client.McpServerConfig

@@ -24,6 +24,7 @@ import (
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/install"
 	"github.com/agentd-dev/agentd/internal/metrics"
+	"github.com/agentd-dev/agentd/internal/presets"
 	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
 	"github.com/agentd-dev/agentd/internal/terminal"
@@ -48,6 +49,7 @@ type serverOptions struct {
 	ModelProxy      modelProxyOptions
 	Egress          egressOptions
 	Metrics         bool
+	Presets         string
 	// ready, when set, receives the address the server listens on (tests).
 	ready func(addr string)
 }
@@ -94,6 +96,7 @@ func newServerCmd(streams IO, runF func(context.Context, *serverOptions) error) 
 	opts.ModelProxy.register(f)
 	opts.Egress.register(f)
 	f.BoolVar(&opts.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics (behind the token)")
+	f.StringVar(&opts.Presets, "presets", "", "JSON file of named session presets (docs/presets.md)")
 	return cmd
 }
 
@@ -126,6 +129,13 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(opts.Err, nil))
+	var sets *presets.Set
+	if opts.Presets != "" {
+		var err error
+		if sets, err = presets.Load(opts.Presets); err != nil {
+			return usageError{err}
+		}
+	}
 	log, err := eventlog.Open(ctx, opts.DataDir, eventlog.Options{})
 	if err != nil {
 		return err
@@ -203,7 +213,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	done := make(chan struct{})
 	handler, _ := api.New(api.Deps{
 		Sessions: manager, Log: log, Logger: logger, Done: done,
-		Workspace: files, Processes: processes, Terminals: terminals, Metrics: met, SinkHealth: sinkHealth(sinks),
+		Workspace: files, Processes: processes, Terminals: terminals, Metrics: met, SinkHealth: sinkHealth(sinks), Presets: sets,
 		Auth: api.AuthConfig{Token: opts.Token},
 		CORS: api.CORSConfig{AllowOrigins: opts.CORSOrigins, AllowMethods: opts.CORSMethods,
 			AllowHeaders: opts.CORSHeaders, AllowCredentials: opts.CORSCredentials},

@@ -1,9 +1,14 @@
 package mcptest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -13,9 +18,11 @@ import (
 	"github.com/agentd-dev/agentd/adapters/claude"
 	"github.com/agentd-dev/agentd/adapters/codex"
 	"github.com/agentd-dev/agentd/adapters/opencode"
+	"github.com/agentd-dev/agentd/api"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
 	"github.com/agentd-dev/agentd/internal/mcptest"
+	"github.com/agentd-dev/agentd/internal/presets"
 	"github.com/agentd-dev/agentd/internal/session"
 	"github.com/agentd-dev/agentd/schema"
 )
@@ -41,8 +48,9 @@ type agentRig struct {
 	name  string
 	find  func(context.Context) (string, error)
 	build func(t *testing.T, bin, base string) adapters.Agent
-	// extra create-request fields the agent needs to run the tool unasked.
-	extra func(req *session.CreateRequest)
+	// preset holds what the agent needs besides the server to run the
+	// tool unasked.
+	preset map[string]any
 	// namespaced agents are proven by the tool offered to the model.
 	namespaced bool
 }
@@ -56,7 +64,7 @@ var rigs = []agentRig{
 					"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0"))
 		},
 		// Claude's allow list runs the tool without asking.
-		extra: func(req *session.CreateRequest) { req.AllowedTools = []string{"mcp__docs__lookup"} },
+		preset: map[string]any{"allowedTools": []string{"mcp__docs__lookup"}},
 	},
 	{
 		name: "codex", find: codex.DefaultResolver,
@@ -68,7 +76,7 @@ var rigs = []agentRig{
 				codex.WithConfig(`model="fake-model"`, "model_providers.fake.request_max_retries=0", "model_providers.fake.stream_max_retries=0"),
 				codex.WithEnv("FAKE_API_KEY=x", "OPENAI_API_KEY=", "CODEX_API_KEY="))
 		},
-		extra: func(req *session.CreateRequest) { req.PermissionMode = "bypass" }, namespaced: true,
+		preset: map[string]any{"permissionMode": "bypass"}, namespaced: true,
 	},
 	{
 		name: "opencode", find: opencode.DefaultResolver,
@@ -84,7 +92,7 @@ var rigs = []agentRig{
 			})
 			return a
 		},
-		extra: func(req *session.CreateRequest) { req.AllowedTools = []string{"docs_lookup"} },
+		preset: map[string]any{"allowedTools": []string{"docs_lookup"}},
 	},
 }
 
@@ -92,10 +100,11 @@ func fixed(bin string) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) { return bin, nil }
 }
 
-// TestRealAgentsCallMCPTool is the proof that an MCP server given at
-// session creation is visible to the real agent: the scripted model calls
-// its tool, and the tool's answer, which only this server knows, comes
-// back in the session's universal events.
+// TestRealAgentsCallMCPTool is the proof that an MCP server from a preset
+// is visible to the real agent: a session created over HTTP naming the
+// preset gets the server, the scripted model calls its tool, and the
+// tool's answer, which only this server knows, comes back in the
+// session's universal events.
 func TestRealAgentsCallMCPTool(t *testing.T) {
 	for _, rig := range rigs {
 		t.Run(rig.name, func(t *testing.T) {
@@ -119,14 +128,24 @@ func TestRealAgentsCallMCPTool(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer fake.Close()
-			log, m := engine(t, rig.build(t, bin, base))
 			command, env := mcptest.Command()
 			env[mcptest.EnvToken] = "${env:AGENTD_MCPTEST_SECRET}"
 			t.Setenv("AGENTD_MCPTEST_SECRET", "not-in-the-log")
-			mcp, _ := json.Marshal(map[string]any{"docs": map[string]any{"type": "local", "command": command, "env": env}})
-			req := session.CreateRequest{Agent: rig.name, Directory: t.TempDir(), MCP: mcp}
-			rig.extra(&req)
-			evs := run(t, ctx, log, m, req)
+			preset := maps.Clone(rig.preset)
+			preset["agent"] = rig.name
+			preset["mcp"] = map[string]any{"docs": map[string]any{"type": "local", "command": command, "env": env}}
+			doc, _ := json.Marshal(map[string]any{"presets": map[string]any{"lookup": preset}})
+			sets, err := presets.Parse(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := startDaemon(t, sets, rig.build(t, bin, base))
+			d.post(t, "/v1/sessions/s1", map[string]any{"agent": rig.name, "preset": "lookup", "directory": t.TempDir()})
+			d.post(t, "/v1/sessions/s1/messages", map[string]any{"message": "SCN:mcp_lookup look up zebra"})
+			evs := untilTurnEnds(t, ctx, d.log, "s1")
+			if raw, _ := json.Marshal(evs); strings.Contains(string(raw), "not-in-the-log") {
+				t.Error("the secret's value reached the event log")
+			}
 			if rig.namespaced {
 				// Codex offers MCP tools as a Responses namespace, which the
 				// scripted model cannot call yet: the proof is that the
@@ -144,7 +163,13 @@ func TestRealAgentsCallMCPTool(t *testing.T) {
 	}
 }
 
-func engine(t *testing.T, agent adapters.Agent) (*eventlog.Log, *session.Manager) {
+// daemon is the engine and the HTTP API, with presets, in process.
+type daemon struct {
+	url string
+	log *eventlog.Log
+}
+
+func startDaemon(t *testing.T, sets *presets.Set, agent adapters.Agent) *daemon {
 	t.Helper()
 	ctx := context.WithoutCancel(t.Context())
 	log, err := eventlog.Open(ctx, t.TempDir(), eventlog.Options{})
@@ -155,35 +180,33 @@ func engine(t *testing.T, agent adapters.Agent) (*eventlog.Log, *session.Manager
 	if err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
+	h, _ := api.New(api.Deps{Sessions: m, Log: log, Done: done, Presets: sets})
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
+		close(done)
+		srv.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		m.Shutdown(sctx)
 		log.Close()
 	})
-	return log, m
+	return &daemon{url: srv.URL, log: log}
 }
 
-// run creates the session, sends the scenario's prompt and returns the
-// events up to the end of the turn, which must not hold the secret.
-func run(t *testing.T, ctx context.Context, log *eventlog.Log, m *session.Manager, req session.CreateRequest) []schema.UniversalEvent {
+// post sends a JSON body and fails the test on an error status.
+func (d *daemon) post(t *testing.T, path string, body any) {
 	t.Helper()
-	if _, err := m.Create(ctx, "s1", req); err != nil {
-		t.Fatal(err)
-	}
-	s, err := m.Get("s1")
+	b, _ := json.Marshal(body)
+	res, err := http.Post(d.url+path, "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Send(ctx, adapters.Message{Text: "SCN:mcp_lookup look up zebra"}); err != nil {
-		t.Fatal(err)
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(res.Body)
+		t.Fatalf("POST %s: %d %s", path, res.StatusCode, msg)
 	}
-	evs := untilTurnEnds(t, ctx, log, "s1")
-	raw, _ := json.Marshal(evs)
-	if strings.Contains(string(raw), "not-in-the-log") {
-		t.Error("the secret's value reached the event log")
-	}
-	return evs
 }
 
 // hasAnswer reports whether a tool result carries the server's answer.

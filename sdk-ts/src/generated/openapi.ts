@@ -308,6 +308,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Presets
+         * @description Additive: the session presets agentd was started with (--presets), by name; a create request's preset field names one.
+         */
+        get: operations["list_presets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/processes": {
         parameters: {
             query?: never;
@@ -992,6 +1012,8 @@ export interface components {
             network?: components["schemas"]["NetworkPolicy"];
             /** @description default, plan, bypass or acceptEdits */
             permissionMode?: string;
+            /** @description Additive: a preset (GET /v1/presets) whose settings fill every field the request leaves unset; its MCP servers are merged with the request's, which win on a shared name. A preset for another agent is an error. */
+            preset?: string;
             /** @description Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp). */
             resume?: string;
             skills?: components["schemas"]["SkillsConfig"];
@@ -1248,6 +1270,25 @@ export interface components {
         };
         /** @enum {string} */
         PermissionStatus: "requested" | "accept" | "accept_for_session" | "reject";
+        PresetInfo: {
+            /** @description The agent the preset is for; a request naming it must use this agent */
+            agent?: string;
+            agentMode?: string;
+            allowedTools?: string[] | null;
+            directory?: string;
+            disallowedTools?: string[] | null;
+            /** @description env and header values other than ${env:NAME} references are shown as [REDACTED] */
+            mcp?: {
+                [key: string]: components["schemas"]["McpServerConfig"];
+            };
+            model?: string;
+            name: string;
+            permissionMode?: string;
+            systemPrompt?: string;
+        };
+        PresetListResponse: {
+            presets: components["schemas"]["PresetInfo"][];
+        };
         ProblemDetails: {
             agent?: string;
             detail?: string;
@@ -2837,6 +2878,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    list_presets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PresetListResponse"];
                 };
             };
             /** @description Error */
