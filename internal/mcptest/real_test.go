@@ -43,6 +43,9 @@ var lookupScenario = fakemodel.Scenario{Name: "mcp_lookup", Turns: []fakemodel.T
 	{fakemodel.Text("The server said: {{tool_output}}")},
 }}
 
+// systemPrompt is the preset's, to be found in the model requests.
+const systemPrompt = "Prefer the docs server; marker 5c1d."
+
 // agentRig builds one real agent against the scripted model at base.
 type agentRig struct {
 	name  string
@@ -53,6 +56,8 @@ type agentRig struct {
 	preset map[string]any
 	// namespaced agents are proven by the tool offered to the model.
 	namespaced bool
+	// timeout: the agent honours a server's timeoutMs.
+	timeout bool
 }
 
 var rigs = []agentRig{
@@ -76,7 +81,7 @@ var rigs = []agentRig{
 				codex.WithConfig(`model="fake-model"`, "model_providers.fake.request_max_retries=0", "model_providers.fake.stream_max_retries=0"),
 				codex.WithEnv("FAKE_API_KEY=x", "OPENAI_API_KEY=", "CODEX_API_KEY="))
 		},
-		preset: map[string]any{"permissionMode": "bypass"}, namespaced: true,
+		preset: map[string]any{"permissionMode": "bypass"}, namespaced: true, timeout: true,
 	},
 	{
 		name: "opencode", find: opencode.DefaultResolver,
@@ -92,8 +97,16 @@ var rigs = []agentRig{
 			})
 			return a
 		},
-		preset: map[string]any{"allowedTools": []string{"docs_lookup"}},
+		preset: map[string]any{"allowedTools": []string{"docs_lookup"}}, timeout: true,
 	},
+}
+
+// send reports the first requests only: the model server must never wait.
+func send(c chan<- bool, v bool) {
+	select {
+	case c <- v:
+	default:
+	}
 }
 
 func fixed(bin string) func(context.Context) (string, error) {
@@ -114,13 +127,11 @@ func TestRealAgentsCallMCPTool(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
-			offered := make(chan bool, 16)
+			offered, prompted := make(chan bool, 16), make(chan bool, 16)
 			fake := fakemodel.New(fakemodel.WithScenarios(lookupScenario), fakemodel.WithOnRequest(func(r fakemodel.Request) {
 				if r.Scenario == lookupScenario.Name {
-					select {
-					case offered <- offersNamespacedLookup(r.Body):
-					default:
-					}
+					send(offered, offersNamespacedLookup(r.Body))
+					send(prompted, bytes.Contains(r.Body, []byte(systemPrompt)))
 				}
 			}))
 			base, err := fake.Start(ctx)
@@ -133,7 +144,12 @@ func TestRealAgentsCallMCPTool(t *testing.T) {
 			t.Setenv("AGENTD_MCPTEST_SECRET", "not-in-the-log")
 			preset := maps.Clone(rig.preset)
 			preset["agent"] = rig.name
-			preset["mcp"] = map[string]any{"docs": map[string]any{"type": "local", "command": command, "env": env}}
+			server := map[string]any{"type": "local", "command": command, "env": env}
+			if rig.timeout {
+				server["timeoutMs"] = 30000
+			}
+			preset["mcp"] = map[string]any{"docs": server}
+			preset["systemPrompt"] = systemPrompt
 			doc, _ := json.Marshal(map[string]any{"presets": map[string]any{"lookup": preset}})
 			sets, err := presets.Parse(doc)
 			if err != nil {
@@ -145,6 +161,9 @@ func TestRealAgentsCallMCPTool(t *testing.T) {
 			evs := untilTurnEnds(t, ctx, d.log, "s1")
 			if raw, _ := json.Marshal(evs); strings.Contains(string(raw), "not-in-the-log") {
 				t.Error("the secret's value reached the event log")
+			}
+			if !<-prompted {
+				t.Error("the preset's system prompt did not reach the model")
 			}
 			if rig.namespaced {
 				// Codex offers MCP tools as a Responses namespace, which the
