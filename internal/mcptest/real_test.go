@@ -58,6 +58,9 @@ type agentRig struct {
 	namespaced bool
 	// timeout: the agent honours a server's timeoutMs.
 	timeout bool
+	// removed is a tool the preset disallows, which the model must not be
+	// offered.
+	removed string
 }
 
 var rigs = []agentRig{
@@ -69,7 +72,8 @@ var rigs = []agentRig{
 					"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "CLAUDE_CODE_MAX_RETRIES=0"))
 		},
 		// Claude's allow list runs the tool without asking.
-		preset: map[string]any{"allowedTools": []string{"mcp__docs__lookup"}},
+		preset:  map[string]any{"allowedTools": []string{"mcp__docs__lookup"}, "disallowedTools": []string{"Write"}},
+		removed: "Write",
 	},
 	{
 		name: "codex", find: codex.DefaultResolver,
@@ -127,11 +131,12 @@ func TestRealAgentsCallMCPTool(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
-			offered, prompted := make(chan bool, 16), make(chan bool, 16)
+			offered, prompted, removed := make(chan bool, 16), make(chan bool, 16), make(chan bool, 16)
 			fake := fakemodel.New(fakemodel.WithScenarios(lookupScenario), fakemodel.WithOnRequest(func(r fakemodel.Request) {
 				if r.Scenario == lookupScenario.Name {
 					send(offered, offersNamespacedLookup(r.Body))
 					send(prompted, bytes.Contains(r.Body, []byte(systemPrompt)))
+					send(removed, rig.removed != "" && !offers(r.Body, rig.removed) && offers(r.Body, "Read"))
 				}
 			}))
 			base, err := fake.Start(ctx)
@@ -164,6 +169,9 @@ func TestRealAgentsCallMCPTool(t *testing.T) {
 			}
 			if !<-prompted {
 				t.Error("the preset's system prompt did not reach the model")
+			}
+			if rig.removed != "" && !<-removed {
+				t.Errorf("the model was offered %s, which the preset disallows", rig.removed)
 			}
 			if rig.namespaced {
 				// Codex offers MCP tools as a Responses namespace, which the
@@ -241,6 +249,20 @@ func hasAnswer(evs []schema.UniversalEvent) bool {
 			if strings.Contains(p.Output, mcptest.Answer) && strings.Contains(p.Output, mcptest.Fingerprint("not-in-the-log")) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// offers reports whether a model request offers the tool name.
+func offers(body []byte, name string) bool {
+	var req struct{ Tools []struct{ Name string } }
+	if json.Unmarshal(body, &req) != nil {
+		return false
+	}
+	for _, t := range req.Tools {
+		if t.Name == name {
+			return true
 		}
 	}
 	return false
