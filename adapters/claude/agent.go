@@ -248,7 +248,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
 	}
-	config, err := configArgs(req)
+	native, err := configFor(req)
 	if err != nil {
 		return nil, err
 	}
@@ -258,15 +258,20 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	if !ok {
 		return nil, credentials.Missing("claude", "ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
 	}
+	config, removeConfig, err := native.write()
+	if err != nil {
+		return nil, err
+	}
 	proc, err := agentproc.Start(ctx, agentproc.Spec{
 		Path: path, Args: append(args(req, resume), config...), Dir: dir, Env: append(env, extra...), Stdin: true,
 	}, agentproc.Options{Grace: a.grace})
 	if err != nil {
+		removeConfig()
 		return nil, fmt.Errorf("claude: %w", err)
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine,
+		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine, removeConfig: removeConfig,
 		done: make(chan struct{}), tr: NewTranslator(), waiters: map[string]chan error{},
 	}
 	s.tr.sessionID = resume
@@ -283,6 +288,9 @@ type session struct {
 	cancel  context.CancelFunc
 	maxLine int
 	done    chan struct{} // closed when the reader has reported the process's end
+	// removeConfig deletes the session's configuration files once the
+	// process is gone.
+	removeConfig func()
 
 	writeMu sync.Mutex // one line at a time on stdin
 
@@ -624,7 +632,9 @@ func (s *session) read() {
 		}
 	}
 	_ = s.proc.Stdout.Close()
-	s.finish(s.proc.Exit())
+	exit := s.proc.Exit()
+	s.removeConfig()
+	s.finish(exit)
 }
 
 // deliver hands events to the engine, until it refuses them.
