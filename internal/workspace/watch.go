@@ -98,7 +98,11 @@ func (w *Watch) Poll() ([]Change, error) {
 	next := map[string]snapshot{}
 	if !gone {
 		var err error
-		if next, err = w.scan(); err != nil {
+		next, err = w.scan()
+		switch {
+		case errors.Is(err, fs.ErrNotExist): // removed after the Stat above
+			gone, next = true, map[string]snapshot{}
+		case err != nil:
 			return nil, w.f.ioError(w.Dir, err)
 		}
 	}

@@ -688,3 +688,19 @@ func TestWatch(t *testing.T) {
 		t.Fatal("watched a missing directory")
 	}
 }
+
+// TestWatchScanOfRemovedDir: a directory removed between Poll's check and
+// its scan shows as not existing, which Poll reports as ErrWatchGone.
+func TestWatchScanOfRemovedDir(t *testing.T) {
+	f, root, _ := newFS(t, Options{MaxWatchEntries: 5})
+	write(t, filepath.Join(root, "w/a"), "1")
+	w, err := f.Watch(".", "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	os.RemoveAll(filepath.Join(root, "w"))
+	if _, err := w.scan(); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("scan of a removed directory: %v", err)
+	}
+}
