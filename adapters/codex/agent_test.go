@@ -479,11 +479,11 @@ func TestRealCodex(t *testing.T) {
 		t.Parallel()
 		h, evs := bash(t, adapters.ReplyOnce)
 		results := completedItems(evs, schema.KindToolResult)
-		if len(results) != 1 || results[0].Status != schema.StatusCompleted || results[0].Content[0].Output != "hi-from-tool\n" {
+		if len(results) != 1 || results[0].Status != schema.StatusCompleted || len(results[0].Content) == 0 || results[0].Content[0].Output != "hi-from-tool\n" {
 			t.Errorf("tool results %+v", results)
 		}
 		calls := completedItems(evs, schema.KindToolCall)
-		if len(calls) != 1 || results[0].ParentID == nil || *results[0].ParentID != calls[0].ItemID {
+		if len(calls) != 1 || len(results) != 1 || results[0].ParentID == nil || *results[0].ParentID != calls[0].ItemID {
 			t.Errorf("tool result not linked to its call: %+v %+v", calls, results)
 		}
 		if trs := h.fake.ToolResults(); len(trs) != 1 || !strings.Contains(trs[0].Content, "hi-from-tool") {
