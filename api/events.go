@@ -121,7 +121,7 @@ func (s *server) registerEvents(a huma.API) {
 		Description: "Sends a message and returns an SSE stream of the session's events from then on; " +
 			"it ends after turn.ended, session.ended, error, agent.unparsed, permission.requested or question.requested.",
 		Responses: sseResponses("SSE event stream"),
-		Errors:    []int{http.StatusBadRequest, http.StatusNotFound, http.StatusInternalServerError, http.StatusBadGateway},
+		Errors:    []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError, http.StatusBadGateway},
 	}, func(ctx context.Context, in *struct {
 		SessionPathParam
 		RawQueryParam

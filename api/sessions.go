@@ -26,6 +26,7 @@ type CreateSessionRequest struct {
 	Skills         *SkillsConfig              `json:"skills,omitempty"`
 	Resume         *string                    `json:"resume,omitempty" doc:"Additive: the id of an ended session of the same agent to continue: the agent resumes that session's conversation in a new process, in its directory unless directory is given. The agent must support resuming (claude, codex, opencode, amp)."`
 	Network        *session.NetworkPolicy     `json:"network,omitempty" doc:"Additive: hosts this session's agent may reach through agentd's egress proxy, on top of the daemon's --egress-allow list; an error when agentd runs without --egress. See docs/egress.md."`
+	Budget         *session.Budget            `json:"budget,omitempty" doc:"Additive: the session's token budget; reaching it interrupts the running turn and refuses further messages (409 budget_exceeded)"`
 	AgentConfig
 }
 
@@ -109,7 +110,7 @@ func (s *server) registerSessions(a huma.API) {
 		OperationID: "post_message", Method: http.MethodPost, Path: "/v1/sessions/{session_id}/messages", Tags: []string{"sessions"},
 		Summary: "Send Message", Description: "Sends a message to a session and returns immediately.",
 		DefaultStatus: http.StatusNoContent,
-		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusInternalServerError, http.StatusBadGateway},
+		Errors:        []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError, http.StatusBadGateway},
 	}, func(ctx context.Context, in *struct {
 		SessionPathParam
 		Body MessageRequest
@@ -141,6 +142,7 @@ func (s *server) registerSessions(a huma.API) {
 	})
 	s.registerReplies(a)
 	s.registerDiff(a)
+	s.registerUsage(a)
 }
 
 func (s *server) createSession(ctx context.Context, in *struct {
@@ -152,7 +154,7 @@ func (s *server) createSession(ctx context.Context, in *struct {
 		Agent: b.Agent, AgentMode: str(b.AgentMode), PermissionMode: str(b.PermissionMode), Model: str(b.Model),
 		Variant: str(b.Variant), AgentVersion: str(b.AgentVersion), Directory: str(b.Directory), Title: str(b.Title),
 		Resume: str(b.Resume), Network: b.Network, SystemPrompt: str(b.SystemPrompt), AllowedTools: b.AllowedTools,
-		DisallowedTools: b.DisallowedTools, Preset: str(b.Preset),
+		DisallowedTools: b.DisallowedTools, Preset: str(b.Preset), Budget: b.Budget,
 	}
 	if b.MCP != nil {
 		req.MCP, _ = json.Marshal(b.MCP)

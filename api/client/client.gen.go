@@ -16,6 +16,24 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for BreachCap.
+const (
+	BreachCapDaemon  BreachCap = "daemon"
+	BreachCapSession BreachCap = "session"
+)
+
+// Valid indicates whether the value is a known member of the BreachCap enum.
+func (e BreachCap) Valid() bool {
+	switch e {
+	case BreachCapDaemon:
+		return true
+	case BreachCapSession:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ChangedFileStatus.
 const (
 	ChangedFileStatusAdded       ChangedFileStatus = "added"
@@ -170,6 +188,7 @@ func (e ContentPart7Type) Valid() bool {
 const (
 	ErrorTypeAgentNotInstalled    ErrorType = "agent_not_installed"
 	ErrorTypeAgentProcessExited   ErrorType = "agent_process_exited"
+	ErrorTypeBudgetExceeded       ErrorType = "budget_exceeded"
 	ErrorTypeInstallFailed        ErrorType = "install_failed"
 	ErrorTypeInvalidRequest       ErrorType = "invalid_request"
 	ErrorTypeModeNotSupported     ErrorType = "mode_not_supported"
@@ -188,6 +207,8 @@ func (e ErrorType) Valid() bool {
 	case ErrorTypeAgentNotInstalled:
 		return true
 	case ErrorTypeAgentProcessExited:
+		return true
+	case ErrorTypeBudgetExceeded:
 		return true
 	case ErrorTypeInstallFailed:
 		return true
@@ -863,6 +884,37 @@ type AgentUnparsedData struct {
 	RawHash  *string `json:"raw_hash"`
 }
 
+// Breach defines model for Breach.
+type Breach struct {
+	// Cap session: the session's own budget; daemon: --budget-max-tokens, all sessions since the daemon started
+	Cap        BreachCap `json:"cap"`
+	MaxTokens  int64     `json:"maxTokens"`
+	Message    string    `json:"message"`
+	UsedTokens int64     `json:"usedTokens"`
+}
+
+// BreachCap session: the session's own budget; daemon: --budget-max-tokens, all sessions since the daemon started
+type BreachCap string
+
+// Budget defines model for Budget.
+type Budget struct {
+	// MaxTokens Once the session's total_tokens reach this, its running turn is interrupted and further messages are refused; 0 or absent is no cap
+	MaxTokens *int64 `json:"maxTokens,omitempty"`
+}
+
+// BudgetState defines model for BudgetState.
+type BudgetState struct {
+	// DaemonMaxTokens The daemon-wide cap (--budget-max-tokens), if any
+	DaemonMaxTokens *int64 `json:"daemonMaxTokens,omitempty"`
+
+	// DaemonUsedTokens Tokens of every session since the daemon started
+	DaemonUsedTokens int64   `json:"daemonUsedTokens"`
+	Exceeded         *Breach `json:"exceeded,omitempty"`
+
+	// MaxTokens The session's cap, if any
+	MaxTokens *int64 `json:"maxTokens,omitempty"`
+}
+
 // BytesWrittenResponse defines model for BytesWrittenResponse.
 type BytesWrittenResponse struct {
 	BytesWritten int64 `json:"bytesWritten"`
@@ -981,6 +1033,7 @@ type CreateSessionRequest struct {
 
 	// AllowedTools Additive: tools the agent may run without asking, by the agent's own names (Claude: Bash, Edit, mcp__server__tool…; OpenCode: bash, edit…)
 	AllowedTools *[]string `json:"allowedTools,omitempty"`
+	Budget       *Budget   `json:"budget,omitempty"`
 
 	// Directory Working directory of the agent
 	Directory *string `json:"directory,omitempty"`
@@ -1509,6 +1562,7 @@ type SessionInfo struct {
 	Agent           string                      `json:"agent"`
 	AgentMode       string                      `json:"agentMode"`
 	AllowedTools    *[]string                   `json:"allowedTools,omitempty"`
+	Budget          *Budget                     `json:"budget,omitempty"`
 	CreatedAt       int64                       `json:"createdAt"`
 	Directory       *string                     `json:"directory"`
 	DisallowedTools *[]string                   `json:"disallowedTools,omitempty"`
@@ -1541,6 +1595,18 @@ type SessionListResponse struct {
 // SessionStartedData defines model for SessionStartedData.
 type SessionStartedData struct {
 	Metadata interface{} `json:"metadata"`
+}
+
+// SessionUsage defines model for SessionUsage.
+type SessionUsage struct {
+	Budget    BudgetState `json:"budget"`
+	Current   *Usage      `json:"current,omitempty"`
+	SessionId string      `json:"sessionId"`
+	Source    UsageSource `json:"source"`
+	Total     Usage       `json:"total"`
+
+	// Turns Each ended turn that reported usage, oldest first
+	Turns []TurnUsage `json:"turns"`
 }
 
 // SinkHealth defines model for SinkHealth.
@@ -1685,6 +1751,14 @@ type TurnEventData struct {
 
 // TurnPhase defines model for TurnPhase.
 type TurnPhase string
+
+// TurnUsage defines model for TurnUsage.
+type TurnUsage struct {
+	// Sequence The turn.ended event's sequence
+	Sequence int64   `json:"sequence"`
+	TurnId   *string `json:"turnId,omitempty"`
+	Usage    Usage   `json:"usage"`
+}
 
 // UniversalEvent defines model for UniversalEvent.
 type UniversalEvent struct {
@@ -3136,6 +3210,13 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/sessions/{session_id}/terminate (the `TerminateSession` operationId).
 	TerminateSession(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSessionUsage Session Usage
+	//
+	// Additive: the session's token usage — each ended turn's (the usage on its turn.ended event), their total, and the running turn so far when the model proxy counts the session's calls — with where the counts come from (`proxy`, authoritative, or the `agent`'s own reports) and how the session stands against its budgets. Derived from the event log, so it survives a restart.
+	//
+	// Corresponds with GET /v1/sessions/{session_id}/usage (the `GetSessionUsage` operationId).
+	GetSessionUsage(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTerminals List Terminals
 	//
 	// Open terminals, and those whose program exited in the last 10 minutes, newest first.
@@ -4084,6 +4165,23 @@ func (c *Client) ReplyQuestion(ctx context.Context, sessionId string, questionId
 // Corresponds with POST /v1/sessions/{session_id}/terminate (the `TerminateSession` operationId).
 func (c *Client) TerminateSession(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTerminateSessionRequest(c.Server, sessionId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSessionUsage Session Usage
+//
+// Additive: the session's token usage — each ended turn's (the usage on its turn.ended event), their total, and the running turn so far when the model proxy counts the session's calls — with where the counts come from (`proxy`, authoritative, or the `agent`'s own reports) and how the session stands against its budgets. Derived from the event log, so it survives a restart.
+//
+// Corresponds with GET /v1/sessions/{session_id}/usage (the `GetSessionUsage` operationId).
+func (c *Client) GetSessionUsage(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionUsageRequest(c.Server, sessionId)
 	if err != nil {
 		return nil, err
 	}
@@ -6443,6 +6541,40 @@ func NewTerminateSessionRequest(server string, sessionId string) (*http.Request,
 	return req, nil
 }
 
+// NewGetSessionUsageRequest constructs an http.Request for the GetSessionUsage method
+func NewGetSessionUsageRequest(server string, sessionId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "session_id", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sessions/%s/usage", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTerminalsRequest constructs an http.Request for the ListTerminals method
 func NewListTerminalsRequest(server string) (*http.Request, error) {
 	var err error
@@ -7282,6 +7414,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/sessions/{session_id}/terminate (the `TerminateSession` operationId).
 	TerminateSessionWithResponse(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*TerminateSessionResult, error)
+
+	// GetSessionUsageWithResponse Session Usage
+	//
+	// Additive: the session's token usage — each ended turn's (the usage on its turn.ended event), their total, and the running turn so far when the model proxy counts the session's calls — with where the counts come from (`proxy`, authoritative, or the `agent`'s own reports) and how the session stands against its budgets. Derived from the event log, so it survives a restart.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sessions/{session_id}/usage (the `GetSessionUsage` operationId).
+	GetSessionUsageWithResponse(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*GetSessionUsageResult, error)
 
 	// ListTerminalsWithResponse List Terminals
 	//
@@ -9726,6 +9867,8 @@ type PostMessageResult struct {
 	ApplicationproblemJSON400 *ProblemDetails
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ProblemDetails
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ProblemDetails
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ProblemDetails
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -9742,6 +9885,11 @@ func (r PostMessageResult) GetApplicationproblemJSON400() *ProblemDetails {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r PostMessageResult) GetApplicationproblemJSON404() *ProblemDetails {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PostMessageResult) GetApplicationproblemJSON409() *ProblemDetails {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -9795,6 +9943,8 @@ type PostMessageStreamResult struct {
 	ApplicationproblemJSON400 *ProblemDetails
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ProblemDetails
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ProblemDetails
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ProblemDetails
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -9811,6 +9961,11 @@ func (r PostMessageStreamResult) GetApplicationproblemJSON400() *ProblemDetails 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r PostMessageStreamResult) GetApplicationproblemJSON404() *ProblemDetails {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PostMessageStreamResult) GetApplicationproblemJSON409() *ProblemDetails {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -10113,6 +10268,68 @@ func (r TerminateSessionResult) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r TerminateSessionResult) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSessionUsageResult struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionUsage
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ProblemDetails
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ProblemDetails
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ProblemDetails
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionUsageResult) GetJSON200() *SessionUsage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSessionUsageResult) GetApplicationproblemJSON404() *ProblemDetails {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetSessionUsageResult) GetApplicationproblemJSON422() *ProblemDetails {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSessionUsageResult) GetApplicationproblemJSON500() *ProblemDetails {
+	return r.ApplicationproblemJSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionUsageResult) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionUsageResult) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionUsageResult) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionUsageResult) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11432,6 +11649,21 @@ func (c *ClientWithResponses) TerminateSessionWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseTerminateSessionResult(rsp)
+}
+
+// GetSessionUsageWithResponse Session Usage
+//
+// Additive: the session's token usage — each ended turn's (the usage on its turn.ended event), their total, and the running turn so far when the model proxy counts the session's calls — with where the counts come from (`proxy`, authoritative, or the `agent`'s own reports) and how the session stands against its budgets. Derived from the event log, so it survives a restart.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sessions/{session_id}/usage (the `GetSessionUsage` operationId).
+func (c *ClientWithResponses) GetSessionUsageWithResponse(ctx context.Context, sessionId string, reqEditors ...RequestEditorFn) (*GetSessionUsageResult, error) {
+	rsp, err := c.GetSessionUsage(ctx, sessionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionUsageResult(rsp)
 }
 
 // ListTerminalsWithResponse List Terminals
@@ -13471,6 +13703,13 @@ func ParsePostMessageResult(rsp *http.Response) (*PostMessageResult, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ProblemDetails
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13524,6 +13763,13 @@ func ParsePostMessageStreamResult(rsp *http.Response) (*PostMessageStreamResult,
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ProblemDetails
@@ -13738,6 +13984,53 @@ func ParseTerminateSessionResult(rsp *http.Response) (*TerminateSessionResult, e
 	switch {
 	case rsp.StatusCode == 204:
 		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ProblemDetails
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionUsageResult parses an HTTP response from a GetSessionUsageWithResponse call
+func ParseGetSessionUsageResult(rsp *http.Response) (*GetSessionUsageResult, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionUsageResult{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionUsage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest ProblemDetails

@@ -26,11 +26,15 @@ const (
 	ModeNotSupported     Kind = "mode_not_supported"
 	StreamError          Kind = "stream_error"
 	Timeout              Kind = "timeout"
+	// BudgetExceeded is additive: a session or the daemon spent its token
+	// budget.
+	BudgetExceeded Kind = "budget_exceeded"
 )
 
 // Kinds lists every kind in the reference's order.
 var Kinds = []Kind{InvalidRequest, UnsupportedAgent, AgentNotInstalled, InstallFailed, AgentProcessExited,
-	TokenInvalid, PermissionDenied, SessionNotFound, SessionAlreadyExists, ModeNotSupported, StreamError, Timeout}
+	TokenInvalid, PermissionDenied, SessionNotFound, SessionAlreadyExists, ModeNotSupported, StreamError, Timeout,
+	BudgetExceeded}
 
 var statuses = map[Kind]int{
 	InvalidRequest:       http.StatusBadRequest,
@@ -45,6 +49,7 @@ var statuses = map[Kind]int{
 	ModeNotSupported:     http.StatusBadRequest,
 	StreamError:          http.StatusBadGateway,
 	Timeout:              http.StatusGatewayTimeout,
+	BudgetExceeded:       http.StatusConflict,
 }
 
 // Status is the HTTP status code of the kind.

@@ -24,6 +24,7 @@ func newAPISessionsCmd(f *apiFactory) *cobra.Command {
 		newAPISessionsReplyQuestionCmd(f, nil),
 		newAPISessionsRejectQuestionCmd(f, nil),
 		newAPISessionsDiffCmd(f, nil),
+		newAPISessionsUsageCmd(f, nil),
 	)
 	return cmd
 }

@@ -38,7 +38,7 @@ type modelProxy struct {
 
 // startModelProxy starts the proxy when it is enabled, with the API keys
 // found in the daemon's environment.
-func startModelProxy(ctx context.Context, o modelProxyOptions, logger *slog.Logger) (*modelProxy, error) {
+func startModelProxy(ctx context.Context, o modelProxyOptions, logger *slog.Logger, onUsage func(sessionID string, u modelproxy.Usage)) (*modelProxy, error) {
 	if !o.Enabled {
 		return nil, nil
 	}
@@ -46,6 +46,7 @@ func startModelProxy(ctx context.Context, o modelProxyOptions, logger *slog.Logg
 	p, err := modelproxy.New(modelproxy.Config{
 		Upstreams: modelproxy.UpstreamsFrom(creds, o.AnthropicURL, o.OpenAIURL),
 		Logger:    logger,
+		OnUsage:   onUsage,
 	})
 	if err != nil {
 		return nil, err
@@ -88,14 +89,26 @@ func (m *modelProxy) codexOptions() []codex.Option {
 // token; nil for agents the proxy does not serve.
 func (m *modelProxy) sessionEnv(agent, sessionID string) []string {
 	switch {
-	case m == nil:
+	case !m.meters(agent):
 		return nil
-	case agent == "claude" && m.proxy.Has(modelproxy.Anthropic):
+	case agent == "claude":
 		return modelproxy.ClaudeEnv(m.server.URL, m.proxy.Issue(sessionID))
-	case agent == "codex" && m.proxy.Has(modelproxy.OpenAI):
-		return modelproxy.CodexEnv(m.proxy.Issue(sessionID))
 	}
-	return nil
+	return modelproxy.CodexEnv(m.proxy.Issue(sessionID))
+}
+
+// meters says whether the agent's model calls go through the proxy, which
+// then counts its sessions' usage.
+func (m *modelProxy) meters(agent string) bool {
+	switch {
+	case m == nil:
+		return false
+	case agent == "claude":
+		return m.proxy.Has(modelproxy.Anthropic)
+	case agent == "codex":
+		return m.proxy.Has(modelproxy.OpenAI)
+	}
+	return false
 }
 
 // sessionEnded revokes the session's token and returns the usage the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,7 @@ import (
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/install"
 	"github.com/agentd-dev/agentd/internal/metrics"
+	"github.com/agentd-dev/agentd/internal/modelproxy"
 	"github.com/agentd-dev/agentd/internal/presets"
 	"github.com/agentd-dev/agentd/internal/process"
 	"github.com/agentd-dev/agentd/internal/session"
@@ -50,6 +52,7 @@ type serverOptions struct {
 	Egress          egressOptions
 	Metrics         bool
 	Presets         string
+	BudgetMaxTokens int64
 	// ready, when set, receives the address the server listens on (tests).
 	ready func(addr string)
 }
@@ -97,6 +100,7 @@ func newServerCmd(streams IO, runF func(context.Context, *serverOptions) error) 
 	opts.Egress.register(f)
 	f.BoolVar(&opts.Metrics, "metrics", false, "serve Prometheus metrics at GET /metrics (behind the token)")
 	f.StringVar(&opts.Presets, "presets", "", "JSON file of named session presets (docs/presets.md)")
+	f.Int64Var(&opts.BudgetMaxTokens, "budget-max-tokens", 0, "token budget of all sessions together since the daemon started: reaching it interrupts the running turn and refuses messages (0: none)")
 	return cmd
 }
 
@@ -118,6 +122,8 @@ func (o *serverOptions) validate() error {
 		return usageError{errors.New("--token and --no-token exclude each other")}
 	case o.Port < 0 || o.Port > 65535:
 		return usageError{fmt.Errorf("--port %d is out of range", o.Port)}
+	case o.BudgetMaxTokens < 0:
+		return usageError{fmt.Errorf("--budget-max-tokens %d is negative", o.BudgetMaxTokens)}
 	}
 	return nil
 }
@@ -155,7 +161,13 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	if opts.Metrics {
 		met = metrics.New()
 	}
-	proxy, err := startModelProxy(ctx, opts.ModelProxy, logger)
+	// The proxy starts before the engine it reports usage to.
+	var engine atomic.Pointer[session.Manager]
+	proxy, err := startModelProxy(ctx, opts.ModelProxy, logger, func(id string, u modelproxy.Usage) {
+		if m := engine.Load(); m != nil {
+			m.ObserveUsage(id, u.Schema())
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -189,7 +201,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 		amp.New(amp.WithResolver(installer.resolver(install.Amp, amp.DefaultResolver))),
 		openCode)
 	manager, err := session.New(ctx, log, agents, append(gate.sessionOptions(), session.WithLogger(logger), session.WithInstaller(installer),
-		session.WithStartEnv(proxy.sessionEnv),
+		session.WithStartEnv(proxy.sessionEnv), session.WithMetered(proxy.meters), session.WithDaemonBudget(opts.BudgetMaxTokens),
 		session.WithObserver(func(id, agent string, typ schema.EventType, data schema.Payload) {
 			met.Observe(agent, typ, data)
 			if typ == schema.EventSessionEnded {
@@ -199,6 +211,7 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	if err != nil {
 		return err
 	}
+	engine.Store(manager)
 	files, err := workspace.New(opts.FS)
 	if err != nil {
 		return err

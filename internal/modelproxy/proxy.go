@@ -63,6 +63,9 @@ type Config struct {
 	MaxBodyBytes int64             // 0 means DefaultMaxBodyBytes
 	Transport    http.RoundTripper // nil means http.DefaultTransport
 	Logger       *slog.Logger      // nil discards
+	// OnUsage, when set, hears each model call's usage as its reply ends
+	// (budgets act on it mid-turn). It must not block.
+	OnUsage func(sessionID string, u Usage)
 }
 
 // Proxy is the http.Handler agents are pointed at.
@@ -71,6 +74,7 @@ type Proxy struct {
 	keys      map[Provider]string
 	maxBody   int64
 	logger    *slog.Logger
+	onUsage   func(sessionID string, u Usage)
 	rp        *httputil.ReverseProxy
 
 	mu       sync.Mutex
@@ -93,6 +97,7 @@ func New(cfg Config) (*Proxy, error) {
 		keys:      map[Provider]string{},
 		maxBody:   cfg.MaxBodyBytes,
 		logger:    cfg.Logger,
+		onUsage:   cfg.OnUsage,
 		byToken:   map[[32]byte]*session{},
 		sessions:  map[string]*session{},
 	}
@@ -316,7 +321,12 @@ func (p *Proxy) observe(resp *http.Response) error {
 		return nil
 	}
 	sse := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
-	resp.Body = newUsageTee(resp.Body, c.api, sse, c.session.add)
+	resp.Body = newUsageTee(resp.Body, c.api, sse, func(u Usage) {
+		c.session.add(u)
+		if p.onUsage != nil {
+			p.onUsage(c.session.id, u)
+		}
+	})
 	return nil
 }
 

@@ -452,3 +452,35 @@ func TestCompressingUpstreamStillCounted(t *testing.T) {
 		t.Fatalf("usage %+v", got)
 	}
 }
+
+func TestOnUsageHearsEachCall(t *testing.T) {
+	heard := make(chan string, 4)
+	var mu sync.Mutex
+	var calls []Usage
+	r := newRig(t, Config{OnUsage: func(id string, u Usage) {
+		mu.Lock()
+		calls = append(calls, u)
+		mu.Unlock()
+		heard <- id
+	}})
+	token := r.proxy.Issue("s1")
+	for range 2 {
+		r.do(t, "POST", "/v1/messages", anthropicHeader(token), body(messagesBody, true))
+	}
+	for range 2 {
+		select {
+		case id := <-heard:
+			if id != "s1" {
+				t.Errorf("heard session %q", id)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("OnUsage not called")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	one := Usage{InputTokens: 100, OutputTokens: 20, CacheReadTokens: 40, Requests: 1}
+	if len(calls) != 2 || calls[0] != one || calls[1] != one {
+		t.Errorf("calls = %+v, want two of %+v", calls, one)
+	}
+}

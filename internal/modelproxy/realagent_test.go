@@ -128,27 +128,8 @@ func proveKeyless(t *testing.T, ra realAgent) {
 
 	id := "mp-" + ra.name
 	token := proxy.Issue(id)
-	log, err := eventlog.Open(ctx, t.TempDir(), eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.New(ctx, log, []adapters.Agent{ra.build(t, bin, proxySrv.URL, token)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer scancel()
-		m.Shutdown(sctx)
-		log.Close()
-	})
-	if _, err := m.Create(ctx, id, engine.CreateRequest{Agent: ra.name, PermissionMode: "bypass", Directory: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := m.Get(id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, m := newEngine(t, ctx, ra.build(t, bin, proxySrv.URL, token))
+	s := createSession(t, ctx, m, id, engine.CreateRequest{Agent: ra.name})
 
 	if err := s.Send(ctx, adapters.Message{Text: "SCN:env_dump show me your environment"}); err != nil {
 		t.Fatal(err)
@@ -199,6 +180,41 @@ func proveKeyless(t *testing.T, ra realAgent) {
 	if after := len(up.headers()); after != before {
 		t.Errorf("upstream saw %d calls after Revoke", after-before)
 	}
+}
+
+// newEngine runs an engine over agent, stopped at the test's end.
+func newEngine(t *testing.T, ctx context.Context, agent adapters.Agent, opts ...engine.Option) (*eventlog.Log, *engine.Manager) {
+	t.Helper()
+	log, err := eventlog.Open(ctx, t.TempDir(), eventlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := engine.New(ctx, log, []adapters.Agent{agent}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		m.Shutdown(sctx)
+		log.Close()
+	})
+	return log, m
+}
+
+// createSession creates a session that needs no permission for anything,
+// in a directory of its own.
+func createSession(t *testing.T, ctx context.Context, m *engine.Manager, id string, req engine.CreateRequest) *engine.Session {
+	t.Helper()
+	req.PermissionMode, req.Directory = "bypass", t.TempDir()
+	if _, err := m.Create(ctx, id, req); err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // waitTurnEnded waits for the first turn.ended after sequence from and

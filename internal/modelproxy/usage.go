@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
+
+	"github.com/agentd-dev/agentd/schema"
 )
 
 // Usage is the token usage a provider reported, summed over a session's
@@ -19,6 +21,14 @@ type Usage struct {
 	CacheWriteTokens int64 `json:"cache_write_tokens"`
 	ReasoningTokens  int64 `json:"reasoning_tokens"`
 	Requests         int64 `json:"requests"` // model calls whose reply was read to the end
+}
+
+// Schema is the usage as agentd's events carry it, counted by the proxy.
+func (u Usage) Schema() schema.Usage {
+	return schema.Usage{
+		InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheReadTokens: u.CacheReadTokens,
+		CacheWriteTokens: u.CacheWriteTokens, ReasoningTokens: u.ReasoningTokens, Source: schema.UsageFromProxy,
+	}.Totalled()
 }
 
 func (u Usage) plus(v Usage) Usage {

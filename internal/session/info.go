@@ -45,6 +45,8 @@ type SessionInfo struct {
 	AllowedTools    []string `json:"allowedTools,omitempty"`
 	DisallowedTools []string `json:"disallowedTools,omitempty"`
 	Preset          string   `json:"preset,omitempty"`
+	// Additive: the session's token budget.
+	Budget *Budget `json:"budget,omitempty"`
 }
 
 // NetworkPolicy is what a session's agent may reach through agentd's
@@ -77,6 +79,7 @@ type CreateRequest struct {
 	DisallowedTools []string
 	// Preset names the preset the request was filled from (recorded only).
 	Preset string
+	Budget *Budget
 }
 
 func optional(s string) *string {
@@ -108,6 +111,9 @@ func newInfo(id string, req CreateRequest, agent adapters.Info, now time.Time) (
 	if err != nil {
 		return SessionInfo{}, err
 	}
+	if req.Budget != nil && req.Budget.MaxTokens < 0 {
+		return SessionInfo{}, apierr.New(apierr.InvalidRequest, "budget.maxTokens must not be negative")
+	}
 	model := req.Model
 	if model == "" {
 		model = agent.DefaultModel
@@ -118,6 +124,7 @@ func newInfo(id string, req CreateRequest, agent adapters.Info, now time.Time) (
 		Directory: optional(req.Directory), Title: optional(req.Title),
 		MCP: req.MCP, Skills: req.Skills, Network: req.Network,
 		SystemPrompt: req.SystemPrompt, AllowedTools: req.AllowedTools, DisallowedTools: req.DisallowedTools, Preset: req.Preset,
+		Budget:    req.Budget,
 		CreatedAt: now.UnixMilli(), UpdatedAt: now.UnixMilli(),
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
@@ -31,6 +32,15 @@ type Manager struct {
 	startEnv  func(agent, sessionID string) []string
 	egress    Egress
 	observe   Observer
+	metered   func(agent string) bool
+	daemonMax int64
+
+	daemonUsed atomic.Int64
+	// bg runs budget enforcement off the proxy's goroutines; Shutdown
+	// cancels bgCtx and waits for it.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 
 	mu       sync.RWMutex
 	sessions map[string]*Session
@@ -95,6 +105,7 @@ func New(ctx context.Context, log *eventlog.Log, agents []adapters.Agent, opts .
 	for _, o := range opts {
 		o(m)
 	}
+	m.bgCtx, m.bgCancel = context.WithCancel(context.Background())
 	stored, err := log.Sessions(ctx)
 	if err != nil {
 		return nil, err
@@ -244,6 +255,7 @@ func (m *Manager) Create(ctx context.Context, id string, req CreateRequest) (Ses
 		return SessionInfo{}, err
 	}
 	s := newSession(m, info, agentInfo)
+	s.metered = m.metered != nil && m.metered(info.Agent)
 	sr := startRequest(info)
 	sr.MCP = mcp
 	if m.startEnv != nil {
@@ -440,4 +452,6 @@ func (m *Manager) Shutdown(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	m.bgCancel()
+	m.bg.Wait()
 }

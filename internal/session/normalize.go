@@ -57,6 +57,10 @@ func (s *Session) normalize(ev adapters.Event) []draft {
 		if !ev.Synthetic && s.agentInfo.Resumable {
 			return nil
 		}
+	case schema.TurnEventData:
+		if ev.Type == schema.EventTurnEnded {
+			d.data = s.turnUsage(data)
+		}
 	case schema.ItemEventData:
 		return s.normalizeItem(d, data)
 	case schema.ItemDeltaData:

@@ -36,6 +36,9 @@ type Session struct {
 	qs      map[string]adapters.QuestionRequest
 	always  map[string]bool
 	agent   adapters.Session
+	usage   usageState
+	// metered says the model proxy counts the session's calls.
+	metered bool
 
 	// published is the committed state that Info serves; readers do not
 	// take mu, which is held across commits.
@@ -90,6 +93,13 @@ func (s *Session) Emit(ctx context.Context, events ...adapters.Event) error {
 		return err
 	}
 	s.autoApprove(ctx, recorded)
+	s.mu.Lock()
+	b := s.usage.reached
+	s.usage.reached = nil
+	s.mu.Unlock()
+	if b != nil {
+		s.enforce(ctx, *b)
+	}
 	return nil
 }
 
@@ -171,6 +181,9 @@ func (s *Session) commit(ctx context.Context, drafts []draft) error {
 	s.lastSeq += uint64(len(recs))
 	for _, d := range drafts {
 		s.track(d)
+		if b := s.trackUsage(d); b != nil {
+			s.usage.reached = b
+		}
 		if s.m.observe != nil {
 			s.m.observe(s.id, s.info.Agent, d.typ, d.data)
 		}
@@ -274,6 +287,10 @@ func (s *Session) Send(ctx context.Context, msg adapters.Message) error {
 	s.mu.Lock()
 	if s.info.Ended {
 		err := s.endedError()
+		s.mu.Unlock()
+		return err
+	}
+	if err := s.budgetError(); err != nil {
 		s.mu.Unlock()
 		return err
 	}

@@ -17,6 +17,7 @@ import {
   type AgentModelsResponse,
   type AgentModesResponse,
   type DiffResponse,
+  type SessionUsage,
   type BinaryBody,
   type BytesWrittenResponse,
   type FsActionResponse,
@@ -334,6 +335,20 @@ export class AgentdClient {
       await this.api.GET("/v1/sessions/{session_id}/diff", {
         params: { path: { session_id: sessionId }, query: { patch: query.patch } },
         signal: options?.signal ?? query.signal,
+      }),
+    );
+  }
+
+  /**
+   * `GET /v1/sessions/{sessionId}/usage` (agentd addition): the session's token usage per ended
+   * turn and in total (plus the running turn when the model proxy counts it), where the counts
+   * come from (`proxy` or `agent`), and how it stands against its budgets.
+   */
+  async getSessionUsage(sessionId: string, options?: RequestOptions): Promise<SessionUsage> {
+    return this.result(
+      await this.api.GET("/v1/sessions/{session_id}/usage", {
+        params: { path: { session_id: sessionId } },
+        signal: options?.signal,
       }),
     );
   }

@@ -736,6 +736,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{session_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Session Usage
+         * @description Additive: the session's token usage — each ended turn's (the usage on its turn.ended event), their total, and the running turn so far when the model proxy counts the session's calls — with where the counts come from (`proxy`, authoritative, or the `agent`'s own reports) and how the session stands against its budgets. Derived from the event log, so it survives a restart.
+         */
+        get: operations["get_session_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/terminals": {
         parameters: {
             query?: never;
@@ -932,6 +952,44 @@ export interface components {
             location: string;
             raw_hash: string | null;
         };
+        Breach: {
+            /**
+             * @description session: the session's own budget; daemon: --budget-max-tokens, all sessions since the daemon started
+             * @enum {string}
+             */
+            cap: "session" | "daemon";
+            /** Format: int64 */
+            maxTokens: number;
+            message: string;
+            /** Format: int64 */
+            usedTokens: number;
+        };
+        Budget: {
+            /**
+             * Format: int64
+             * @description Once the session's total_tokens reach this, its running turn is interrupted and further messages are refused; 0 or absent is no cap
+             */
+            maxTokens?: number;
+        };
+        BudgetState: {
+            /**
+             * Format: int64
+             * @description The daemon-wide cap (--budget-max-tokens), if any
+             */
+            daemonMaxTokens?: number;
+            /**
+             * Format: int64
+             * @description Tokens of every session since the daemon started
+             */
+            daemonUsedTokens: number;
+            /** @description The budget the session reached, if it did */
+            exceeded?: components["schemas"]["Breach"];
+            /**
+             * Format: int64
+             * @description The session's cap, if any
+             */
+            maxTokens?: number;
+        };
         BytesWrittenResponse: {
             /** Format: int64 */
             bytesWritten: number;
@@ -1000,6 +1058,8 @@ export interface components {
             agentVersion?: string;
             /** @description Additive: tools the agent may run without asking, by the agent's own names (Claude: Bash, Edit, mcp__server__tool…; OpenCode: bash, edit…) */
             allowedTools?: string[] | null;
+            /** @description Additive: the session's token budget; reaching it interrupts the running turn and refuses further messages (409 budget_exceeded) */
+            budget?: components["schemas"]["Budget"];
             /** @description Working directory of the agent */
             directory?: string;
             /** @description Additive: tools the agent may not run at all, by the agent's own names */
@@ -1052,7 +1112,7 @@ export interface components {
             value?: unknown;
         };
         /** @enum {string} */
-        ErrorType: "invalid_request" | "unsupported_agent" | "agent_not_installed" | "install_failed" | "agent_process_exited" | "token_invalid" | "permission_denied" | "session_not_found" | "session_already_exists" | "mode_not_supported" | "stream_error" | "timeout";
+        ErrorType: "invalid_request" | "unsupported_agent" | "agent_not_installed" | "install_failed" | "agent_process_exited" | "token_invalid" | "permission_denied" | "session_not_found" | "session_already_exists" | "mode_not_supported" | "stream_error" | "timeout" | "budget_exceeded";
         /** @enum {string} */
         EventSource: "agent" | "daemon";
         EventsQuery: {
@@ -1467,6 +1527,7 @@ export interface components {
             agent: string;
             agentMode: string;
             allowedTools?: string[] | null;
+            budget?: components["schemas"]["Budget"];
             /** Format: int64 */
             createdAt: number;
             directory: string | null;
@@ -1501,6 +1562,18 @@ export interface components {
         };
         SessionStartedData: {
             metadata: unknown;
+        };
+        SessionUsage: {
+            budget: components["schemas"]["BudgetState"];
+            /** @description The running turn so far, when the model proxy counts the session's calls */
+            current?: components["schemas"]["Usage"];
+            sessionId: string;
+            /** @description proxy when the model proxy counted the session's model calls, else agent */
+            source: components["schemas"]["UsageSource"];
+            /** @description Every turn, the running one included */
+            total: components["schemas"]["Usage"];
+            /** @description Each ended turn that reported usage, oldest first */
+            turns: components["schemas"]["TurnUsage"][];
         };
         SinkHealth: {
             /**
@@ -1645,6 +1718,15 @@ export interface components {
         TurnPhase: "started" | "ended";
         TurnStreamQuery: {
             includeRaw?: boolean;
+        };
+        TurnUsage: {
+            /**
+             * Format: int64
+             * @description The turn.ended event's sequence
+             */
+            sequence: number;
+            turnId?: string;
+            usage: components["schemas"]["Usage"];
         };
         UniversalEvent: {
             data: components["schemas"]["UniversalEventData"];
@@ -4009,6 +4091,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -4079,6 +4170,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4345,6 +4445,56 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_session_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionUsage"];
+                };
             };
             /** @description Not Found */
             404: {
