@@ -42,9 +42,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -183,26 +180,18 @@ func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSes
 }
 
 func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter, thread string) (*session, error) {
-	path, err := a.resolve(ctx)
+	path, err := cliagent.Resolve(ctx, a.resolve)
 	if err != nil {
-		if errors.Is(err, adapters.ErrNotInstalled) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
+		return nil, err
 	}
 	env := append(a.environ(), req.Env...)
 	if agentproc.Getenv(env, keyVar) == "" {
 		// Without a token Amp waits for a pasted login code.
 		return nil, credentials.Missing("amp", keyVar)
 	}
-	dir := req.Directory
-	if dir == "" {
-		if dir, err = os.Getwd(); err != nil {
-			return nil, fmt.Errorf("amp: working directory: %w", err)
-		}
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	dir, err := cliagent.Directory("amp", req.Directory)
+	if err != nil {
+		return nil, err
 	}
 	config, err := configArgs(req)
 	if err != nil {
@@ -337,7 +326,7 @@ func (s *session) ensureRun() (*run, error) {
 	r := &run{proc: proc, done: make(chan struct{})}
 	s.run = r
 	go s.read(r)
-	go unblockReader(r)
+	go cliagent.UnblockReader(proc, r.done)
 	return r, nil
 }
 
@@ -508,23 +497,6 @@ func (s *session) nextTurn() {
 	_ = s.startTurn(text) // a failure is reported by the process's end
 }
 
-// unblockReader closes stdout shortly after the process group is gone, in
-// case something that escaped the group still holds it open.
-func unblockReader(r *run) {
-	select {
-	case <-r.proc.Done():
-	case <-r.done:
-		return
-	}
-	t := time.NewTimer(2 * time.Second)
-	defer t.Stop()
-	select {
-	case <-r.done:
-	case <-t.C:
-		_ = r.proc.Stdout.Close()
-	}
-}
-
 // exited handles the end of a process: nothing when Stop asked for it or no
 // turn ran (the next message continues the thread), the end of the turn
 // when Interrupt asked for it, the prompt written again when the process
@@ -561,26 +533,13 @@ func (s *session) exited(r *run, exit agentproc.Exit) {
 		}
 		s.mu.Lock()
 	}
-	msg := "amp exited unexpectedly with exit code " + strconv.Itoa(exit.Code)
-	switch {
-	case exit.Signal != "":
-		msg = "amp was killed by signal (" + exit.Signal + ")"
-	case exit.Success():
+	msg := cliagent.ExitMessage("amp", exit.Code, exit.Signal)
+	if exit.Success() {
 		msg = "amp exited with exit code 0 before its turn ended"
 	}
 	s.exitErr = apierr.New(apierr.AgentProcessExited, "%s", msg)
 	s.busy, s.queue = false, nil
 	s.mu.Unlock()
-	details, _ := json.Marshal(map[string]any{"exitCode": exit.Code, "signal": exit.Signal})
-	rep := r.proc.Stderr().Report()
-	stderr := &schema.StderrOutput{Head: &rep.Head, Truncated: rep.Truncated, TotalLines: &rep.TotalLines}
-	if rep.Truncated {
-		stderr.Tail = &rep.Tail
-	}
-	code := exit.Code
-	s.deliver([]adapters.Event{
-		{Type: schema.EventError, Synthetic: true, Data: schema.ErrorData{Message: msg, Code: schema.Ptr("process_exit"), Details: details}},
-		{Type: schema.EventSessionEnded, Synthetic: true, Data: schema.SessionEndedData{
-			Reason: schema.EndError, TerminatedBy: schema.ByAgent, Message: &msg, ExitCode: &code, Stderr: stderr}},
-	})
+	s.deliver(cliagent.ExitReport{Message: msg, Exit: exit, Stderr: r.proc.Stderr().Report(),
+		Code: "process_exit", By: schema.ByAgent}.Events())
 }

@@ -370,21 +370,13 @@ func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSes
 }
 
 func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter, resume string) (*session, error) {
-	path, err := a.resolve(ctx)
+	path, err := cliagent.Resolve(ctx, a.resolve)
 	if err != nil {
-		if errors.Is(err, adapters.ErrNotInstalled) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
+		return nil, err
 	}
-	dir := req.Directory
-	if dir == "" {
-		if dir, err = os.Getwd(); err != nil {
-			return nil, fmt.Errorf("codex: working directory: %w", err)
-		}
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	dir, err := cliagent.Directory("codex", req.Directory)
+	if err != nil {
+		return nil, err
 	}
 	env := append(append(a.environ(), passedEnv(req)...), req.Env...)
 	if !a.credentialsIn(env) {
@@ -413,7 +405,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	s.tr.acceptEdits = req.PermissionMode == "acceptEdits"
 	go s.read()
 	go s.deliver()
-	go s.unblockReader()
+	go cliagent.UnblockReader(proc, s.readerDone)
 	if err := s.handshake(ctx, a, resume); err != nil {
 		s.cancel() // the engine takes no events from a session that failed to start
 		_ = s.Stop(context.WithoutCancel(ctx))
@@ -943,30 +935,10 @@ func (s *session) deliver() {
 	}
 }
 
-// unblockReader closes stdout shortly after the process group is gone, in
-// case something that escaped the group still holds it open.
-func (s *session) unblockReader() {
-	select {
-	case <-s.proc.Done():
-	case <-s.readerDone:
-		return
-	}
-	t := time.NewTimer(2 * time.Second)
-	defer t.Stop()
-	select {
-	case <-s.readerDone:
-	case <-t.C:
-		_ = s.proc.Stdout.Close()
-	}
-}
-
 // finish records how the process ended: nothing when Stop asked for it,
 // else an error and the end of the session, with its stderr.
 func (s *session) finish(exit agentproc.Exit) {
-	msg := "codex exited unexpectedly with exit code " + strconv.Itoa(exit.Code)
-	if exit.Signal != "" {
-		msg = "codex was killed by signal (" + exit.Signal + ")"
-	}
+	msg := cliagent.ExitMessage("codex", exit.Code, exit.Signal)
 	s.mu.Lock()
 	s.exited, s.busy, s.queue = true, false, nil
 	if !s.stopping {
@@ -978,16 +950,6 @@ func (s *session) finish(exit agentproc.Exit) {
 	if expected {
 		return
 	}
-	details, _ := json.Marshal(map[string]any{"exitCode": exit.Code, "signal": exit.Signal})
-	rep := s.proc.Stderr().Report()
-	stderr := &schema.StderrOutput{Head: &rep.Head, Truncated: rep.Truncated, TotalLines: &rep.TotalLines}
-	if rep.Truncated {
-		stderr.Tail = &rep.Tail
-	}
-	code := exit.Code
-	s.push([]adapters.Event{
-		{Type: schema.EventError, Synthetic: true, Data: schema.ErrorData{Message: msg, Code: schema.Ptr("process_exit"), Details: details}},
-		{Type: schema.EventSessionEnded, Synthetic: true, Data: schema.SessionEndedData{
-			Reason: schema.EndError, TerminatedBy: schema.ByAgent, Message: &msg, ExitCode: &code, Stderr: stderr}},
-	})
+	s.push(cliagent.ExitReport{Message: msg, Exit: exit, Stderr: s.proc.Stderr().Report(),
+		Code: "process_exit", By: schema.ByAgent}.Events())
 }

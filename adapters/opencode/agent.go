@@ -37,7 +37,6 @@ import (
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/agentproc"
-	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/internal/credentials"
 )
 
@@ -210,12 +209,9 @@ func (a *Agent) environ(password string) []string {
 
 // server returns the running server, starting one if there is none.
 func (a *Agent) server(ctx context.Context) (*instance, error) {
-	path, err := a.resolve(ctx)
+	path, err := cliagent.Resolve(ctx, a.resolve)
 	if err != nil {
-		if errors.Is(err, adapters.ErrNotInstalled) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", adapters.ErrNotInstalled, err)
+		return nil, err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -315,16 +311,9 @@ func (a *Agent) Resume(ctx context.Context, req adapters.StartRequest, nativeSes
 // open finds the session's directory and the shared server, with the
 // session's MCP servers registered for that directory.
 func (a *Agent) open(ctx context.Context, req adapters.StartRequest) (*instance, string, error) {
-	dir := req.Directory
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, "", fmt.Errorf("opencode: working directory: %w", err)
-		}
-		dir = wd
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, "", apierr.New(apierr.InvalidRequest, "directory does not exist or is not a directory: %s", dir)
+	dir, err := cliagent.Directory("opencode", req.Directory)
+	if err != nil {
+		return nil, "", err
 	}
 	adds, err := mcpAdds(req.MCP)
 	if err != nil {

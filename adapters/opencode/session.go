@@ -2,16 +2,15 @@ package opencode
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/cliagent"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/schema"
@@ -360,10 +359,11 @@ func (s *session) Stop(ctx context.Context) error {
 // the end of the session, with the server's exit and stderr. Nothing is
 // recorded when the session was stopping or the daemon closed the server.
 func (s *session) serverExited(exit agentproc.Exit, rep agentproc.Report, closing bool) {
-	msg := "opencode server exited unexpectedly with exit code " + strconv.Itoa(exit.Code)
+	signal := ""
 	if exit.Sig != 0 {
-		msg = "opencode server was killed by signal (" + agentproc.SignalName(exit.Sig) + ")"
+		signal = agentproc.SignalName(exit.Sig)
 	}
+	msg := cliagent.ExitMessage("opencode server", exit.Code, signal)
 	s.mu.Lock()
 	s.ended = apierr.New(apierr.AgentProcessExited, "%s", msg)
 	s.busy, s.queue = false, nil
@@ -382,16 +382,6 @@ func (s *session) reportExit(msg string, exit agentproc.Exit, rep agentproc.Repo
 	abandoned := s.tr.abandon(msg)
 	s.mu.Unlock()
 	s.send(abandoned)
-	details, _ := json.Marshal(map[string]any{"exitCode": exit.Code, "signal": exit.Signal})
-	stderr := &schema.StderrOutput{Head: &rep.Head, Truncated: rep.Truncated, TotalLines: &rep.TotalLines}
-	if rep.Truncated {
-		stderr.Tail = &rep.Tail
-	}
-	code := exit.Code
-	s.send([]adapters.Event{
-		{Type: schema.EventError, Synthetic: true, NativeSessionID: s.id,
-			Data: schema.ErrorData{Message: msg, Code: schema.Ptr("server_exit"), Details: details}},
-		{Type: schema.EventSessionEnded, Synthetic: true, NativeSessionID: s.id, Data: schema.SessionEndedData{
-			Reason: schema.EndError, TerminatedBy: schema.ByDaemon, Message: &msg, ExitCode: &code, Stderr: stderr}},
-	})
+	s.send(cliagent.ExitReport{Message: msg, Exit: exit, Stderr: rep,
+		Code: "server_exit", By: schema.ByDaemon, NativeSessionID: s.id}.Events())
 }

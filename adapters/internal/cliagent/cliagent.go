@@ -1,6 +1,8 @@
 // Package cliagent holds what the adapters of CLI agents share about the
-// binary they run: finding it, asking its version, and building the
-// environment it runs with. The protocols differ per agent; these do not.
+// binary they run: finding it, asking its version, building the
+// environment it runs with, the checks before a session starts, and the
+// report of its unexpected end. The protocols differ per agent; these do
+// not.
 package cliagent
 
 import (
