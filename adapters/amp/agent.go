@@ -201,7 +201,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	return &session{
 		spec: agentproc.Spec{Path: path, Dir: dir, Env: env, Stdin: true}, config: config,
 		bypass: req.PermissionMode == "bypass", grace: a.grace, emit: emit, ctx: sctx, cancel: cancel,
-		tr: newTranslator(thread),
+		tr: newTranslator(thread), turns: cliagent.Turns[string]{Stopped: errStopped},
 	}, nil
 }
 
@@ -223,15 +223,12 @@ type session struct {
 
 	mu       sync.Mutex
 	tr       *claude.Translator
-	run      *run     // the running process, nil when none
-	busy     bool     // a prompt was written and its result not yet read
-	prompt   string   // the running turn's prompt, for writing it again
-	retried  bool     // the running turn's prompt was already written again
-	queue    []string // prompts waiting for the running turn
-	stopping bool     // Stop was called: the exit that follows is expected
-	stopped  *run     // the process Interrupt stopped: its exit ends the turn
-	exitErr  error    // why the session ended, once it has
-	emitDead bool     // the engine refused an event: the session has ended
+	run      *run                   // the running process, nil when none
+	turns    cliagent.Turns[string] // a turn runs from its prompt's write to its result line
+	prompt   string                 // the running turn's prompt, for writing it again
+	retried  bool                   // the running turn's prompt was already written again
+	stopped  *run                   // the process Interrupt stopped: its exit ends the turn
+	emitDead bool                   // the engine refused an event: the session has ended
 	stopOnce sync.Once
 }
 
@@ -261,29 +258,12 @@ func (s *session) Send(_ context.Context, msg adapters.Message) error {
 		return apierr.New(apierr.InvalidRequest, "empty message")
 	}
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
-		s.mu.Unlock()
+	start, err := s.turns.Submit(text)
+	s.mu.Unlock()
+	if !start {
 		return err
 	}
-	if s.busy {
-		s.queue = append(s.queue, text)
-		s.mu.Unlock()
-		return nil
-	}
-	s.busy = true
-	s.mu.Unlock()
 	return s.startTurn(text)
-}
-
-// usable reports why nothing can be sent any more, if so. The caller holds s.mu.
-func (s *session) usable() error {
-	switch {
-	case s.exitErr != nil:
-		return s.exitErr
-	case s.stopping:
-		return errStopped
-	}
-	return nil
 }
 
 // startTurn makes sure a process runs, records the user item, then writes
@@ -292,7 +272,7 @@ func (s *session) startTurn(text string) error {
 	s.mu.Lock()
 	r, err := s.ensureRun()
 	if err != nil {
-		s.busy = false
+		s.turns.Idle()
 		s.mu.Unlock()
 		return err
 	}
@@ -301,7 +281,7 @@ func (s *session) startTurn(text string) error {
 	s.mu.Unlock()
 	if err := s.emit.Emit(s.ctx, events...); err != nil {
 		s.mu.Lock()
-		s.busy = false
+		s.turns.Idle()
 		s.mu.Unlock()
 		return err
 	}
@@ -311,7 +291,7 @@ func (s *session) startTurn(text string) error {
 // ensureRun returns the running process, starting one (continuing the
 // thread once it is known) if there is none. The caller holds s.mu.
 func (s *session) ensureRun() (*run, error) {
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		return nil, err
 	}
 	if s.run != nil {
@@ -359,7 +339,7 @@ func (s *session) write(r *run, line []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.usable()
+	return s.turns.Usable()
 }
 
 // ReplyPermission: Amp prints no permission requests in execute mode, so
@@ -385,12 +365,12 @@ func (s *session) RejectQuestion(context.Context, adapters.QuestionRequest) erro
 // a running turn it does nothing.
 func (s *session) Interrupt(ctx context.Context) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
 	r := s.run
-	if !s.busy || r == nil {
+	if !s.turns.Busy() || r == nil {
 		s.mu.Unlock()
 		return nil
 	}
@@ -411,8 +391,7 @@ func (s *session) Stop(ctx context.Context) error {
 	var r *run
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		s.stopping = true
-		s.queue = nil
+		s.turns.Stop()
 		r = s.run
 		s.mu.Unlock()
 		if r != nil {
@@ -486,14 +465,11 @@ func (s *session) deliver(events []adapters.Event) {
 // nextTurn writes the next queued prompt once a turn has ended.
 func (s *session) nextTurn() {
 	s.mu.Lock()
-	if len(s.queue) == 0 || s.usable() != nil {
-		s.busy = false
-		s.mu.Unlock()
+	text, ok := s.turns.Next()
+	s.mu.Unlock()
+	if !ok {
 		return
 	}
-	text := s.queue[0]
-	s.queue = s.queue[1:]
-	s.mu.Unlock()
 	_ = s.startTurn(text) // a failure is reported by the process's end
 }
 
@@ -511,7 +487,7 @@ func (s *session) exited(r *run, exit agentproc.Exit) {
 	if interrupted {
 		s.stopped = nil
 	}
-	if s.stopping || s.emitDead || ((exit.Success() || interrupted) && !s.busy) {
+	if s.turns.Stopping() || s.emitDead || ((exit.Success() || interrupted) && !s.turns.Busy()) {
 		s.mu.Unlock()
 		return
 	}
@@ -537,8 +513,7 @@ func (s *session) exited(r *run, exit agentproc.Exit) {
 	if exit.Success() {
 		msg = "amp exited with exit code 0 before its turn ended"
 	}
-	s.exitErr = apierr.New(apierr.AgentProcessExited, "%s", msg)
-	s.busy, s.queue = false, nil
+	s.turns.Exited(msg) // not asked for by Stop: the session has ended
 	s.mu.Unlock()
 	s.deliver(cliagent.ExitReport{Message: msg, Exit: exit, Stderr: r.proc.Stderr().Report(),
 		Code: "process_exit", By: schema.ByAgent}.Events())

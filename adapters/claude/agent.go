@@ -265,6 +265,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	s := &session{
 		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine, removeConfig: removeConfig,
 		done: make(chan struct{}), tr: NewTranslator(), waiters: map[string]chan error{},
+		turns: cliagent.Turns[string]{Stopped: errStopped},
 	}
 	s.tr.sessionID = resume
 	go s.read()
@@ -288,12 +289,8 @@ type session struct {
 
 	mu         sync.Mutex
 	tr         *Translator
-	busy       bool     // a prompt was written and its result not yet read
-	queue      []string // prompts waiting for the running turn
-	stopping   bool     // Stop was called: the exit that follows is expected
-	exited     bool
-	exitErr    error
-	waiters    map[string]chan error // interrupts waiting for Claude's answer
+	turns      cliagent.Turns[string] // a turn runs from its prompt's write to its result line
+	waiters    map[string]chan error  // interrupts waiting for Claude's answer
 	interruptN int
 	emitDead   bool // the engine refused an event: the session has ended
 	stopOnce   sync.Once
@@ -318,29 +315,12 @@ func (s *session) Send(_ context.Context, msg adapters.Message) error {
 		return apierr.New(apierr.InvalidRequest, "empty message")
 	}
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
-		s.mu.Unlock()
+	start, err := s.turns.Submit(text)
+	s.mu.Unlock()
+	if !start {
 		return err
 	}
-	if s.busy {
-		s.queue = append(s.queue, text)
-		s.mu.Unlock()
-		return nil
-	}
-	s.busy = true
-	s.mu.Unlock()
 	return s.startTurn(text)
-}
-
-// usable reports why nothing can be sent any more, if so. The caller holds s.mu.
-func (s *session) usable() error {
-	switch {
-	case s.exited && s.exitErr != nil:
-		return s.exitErr
-	case s.exited, s.stopping:
-		return errStopped
-	}
-	return nil
 }
 
 // startTurn records the user item, then writes the prompt, so the item
@@ -363,7 +343,7 @@ func (s *session) startTurn(text string) error {
 
 func (s *session) turnDone() {
 	s.mu.Lock()
-	s.busy = false
+	s.turns.Idle()
 	s.mu.Unlock()
 }
 
@@ -391,7 +371,7 @@ func (s *session) write(line []byte) error {
 	if _, err := s.proc.Stdin.Write(append(line, '\n')); err != nil {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if err := s.usable(); err != nil {
+		if err := s.turns.Usable(); err != nil {
 			return err
 		}
 		return fmt.Errorf("claude: write to stdin: %w", err)
@@ -405,11 +385,11 @@ func (s *session) write(line []byte) error {
 // run afterwards. Without a running turn it does nothing.
 func (s *session) Interrupt(ctx context.Context) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
-	if !s.busy {
+	if !s.turns.Busy() {
 		s.mu.Unlock()
 		return nil
 	}
@@ -486,7 +466,7 @@ func controlSuccess(id string, d decision) []byte {
 // if writing fails, so one request is answered at most once.
 func (s *session) answer(id string, kinds []pendingKind, decide func(*pendingRequest) decision) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
@@ -575,8 +555,7 @@ func (s *session) RejectQuestion(_ context.Context, req adapters.QuestionRequest
 func (s *session) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		s.stopping = true
-		s.queue = nil
+		s.turns.Stop()
 		s.mu.Unlock()
 		_ = s.proc.Stdin.Close()
 		s.proc.Stop(ctx)
@@ -650,14 +629,11 @@ func (s *session) deliver(events []adapters.Event) {
 // nextTurn writes the next queued prompt once a turn has ended.
 func (s *session) nextTurn() {
 	s.mu.Lock()
-	if len(s.queue) == 0 || s.usable() != nil {
-		s.busy = false
-		s.mu.Unlock()
+	text, ok := s.turns.Next()
+	s.mu.Unlock()
+	if !ok {
 		return
 	}
-	text := s.queue[0]
-	s.queue = s.queue[1:]
-	s.mu.Unlock()
 	_ = s.startTurn(text) // a failure means the process is gone: reported when it ends
 }
 
@@ -666,15 +642,12 @@ func (s *session) nextTurn() {
 func (s *session) finish(exit agentproc.Exit) {
 	msg := cliagent.ExitMessage("claude", exit.Code, exit.Signal)
 	s.mu.Lock()
-	s.exited, s.busy, s.queue = true, false, nil
-	if !s.stopping {
-		s.exitErr = apierr.New(apierr.AgentProcessExited, "%s", msg)
-	}
+	stopped := s.turns.Exited(msg)
 	for id, ch := range s.waiters {
 		delete(s.waiters, id)
 		ch <- errStopped
 	}
-	expected := s.stopping || s.emitDead
+	expected := stopped || s.emitDead
 	s.mu.Unlock()
 	if expected {
 		return

@@ -400,7 +400,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	s := &session{
 		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine, req: req, dir: dir,
 		tr: NewTranslator(), waiters: map[string]func(response){}, out: make(chan []adapters.Event, 256),
-		readerDone: make(chan struct{}), done: make(chan struct{}),
+		readerDone: make(chan struct{}), done: make(chan struct{}), turns: cliagent.Turns[string]{Stopped: errStopped},
 	}
 	s.tr.acceptEdits = req.PermissionMode == "acceptEdits"
 	go s.read()
@@ -500,13 +500,9 @@ type session struct {
 	model    string
 	nextID   int64
 	waiters  map[string]func(response) // our requests awaiting their response, by id
-	busy     bool                      // a turn was started and has not completed
+	turns    cliagent.Turns[string]    // a turn runs from turn/start to turn/completed
 	turnID   string                    // the running turn, once known
-	queue    []string                  // prompts waiting for the running turn
-	stopping bool                      // Stop was called: the exit that follows is expected
-	exited   bool
-	exitErr  error
-	emitDead bool // the engine refused an event: the session has ended
+	emitDead bool                      // the engine refused an event: the session has ended
 	stopOnce sync.Once
 }
 
@@ -522,17 +518,6 @@ func (s *session) NativeSessionID() string {
 	return s.tr.NativeSessionID()
 }
 
-// usable reports why nothing can be sent any more, if so. The caller holds s.mu.
-func (s *session) usable() error {
-	switch {
-	case s.exited && s.exitErr != nil:
-		return s.exitErr
-	case s.exited, s.stopping:
-		return errStopped
-	}
-	return nil
-}
-
 // write puts one line on Codex's stdin.
 func (s *session) write(line []byte) error {
 	s.writeMu.Lock()
@@ -540,7 +525,7 @@ func (s *session) write(line []byte) error {
 	if _, err := s.proc.Stdin.Write(append(line, '\n')); err != nil {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if err := s.usable(); err != nil {
+		if err := s.turns.Usable(); err != nil {
 			return err
 		}
 		return fmt.Errorf("codex: write to stdin: %w", err)
@@ -567,7 +552,7 @@ func (e *rpcFailure) Error() string {
 // send writes a request whose response goes to handle, called by the reader.
 func (s *session) send(method string, params any, handle func(response)) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
@@ -605,7 +590,7 @@ func (s *session) request(ctx context.Context, method string, params any) (json.
 	case <-s.readerDone:
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if err := s.usable(); err != nil {
+		if err := s.turns.Usable(); err != nil {
 			return nil, err
 		}
 		return nil, errStopped
@@ -659,17 +644,11 @@ func (s *session) Send(ctx context.Context, msg adapters.Message) error {
 		text = planPrefix + text
 	}
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
-		s.mu.Unlock()
+	start, err := s.turns.Submit(text)
+	s.mu.Unlock()
+	if !start {
 		return err
 	}
-	if s.busy {
-		s.queue = append(s.queue, text)
-		s.mu.Unlock()
-		return nil
-	}
-	s.busy = true
-	s.mu.Unlock()
 	res, err := s.request(ctx, "turn/start", s.turnParams(text))
 	if err != nil {
 		// A caller that stopped waiting leaves the turn to Codex: it may
@@ -688,7 +667,7 @@ func (s *session) noteTurn(res json.RawMessage) {
 	var tr turnResult
 	if json.Unmarshal(res, &tr) == nil && tr.Turn.ID != "" {
 		s.mu.Lock()
-		if s.busy && s.turnID == "" {
+		if s.turns.Busy() && s.turnID == "" {
 			s.turnID = tr.Turn.ID
 		}
 		s.mu.Unlock()
@@ -698,7 +677,8 @@ func (s *session) noteTurn(res json.RawMessage) {
 // turnFailed: a turn could not start; the next queued prompt may.
 func (s *session) turnFailed() {
 	s.mu.Lock()
-	s.busy, s.turnID = false, ""
+	s.turns.Idle()
+	s.turnID = ""
 	s.mu.Unlock()
 	s.nextTurn()
 }
@@ -708,14 +688,15 @@ func (s *session) turnFailed() {
 // reported as an error event when it arrives.
 func (s *session) nextTurn() {
 	s.mu.Lock()
-	if s.busy || len(s.queue) == 0 || s.usable() != nil {
+	if s.turns.Busy() {
 		s.mu.Unlock()
 		return
 	}
-	text := s.queue[0]
-	s.queue = s.queue[1:]
-	s.busy = true
+	text, ok := s.turns.Next()
 	s.mu.Unlock()
+	if !ok {
+		return
+	}
 	err := s.send("turn/start", s.turnParams(text), func(r response) {
 		if r.err == nil {
 			s.noteTurn(r.result)
@@ -726,7 +707,7 @@ func (s *session) nextTurn() {
 	})
 	if err != nil {
 		s.mu.Lock()
-		s.busy = false
+		s.turns.Idle()
 		s.mu.Unlock()
 	}
 }
@@ -743,11 +724,11 @@ func rpcErrorEvent(method string, r response) adapters.Event {
 // Without a running turn it does nothing.
 func (s *session) Interrupt(ctx context.Context) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
-	if !s.busy {
+	if !s.turns.Busy() {
 		s.mu.Unlock()
 		return nil
 	}
@@ -773,7 +754,7 @@ const (
 // if writing fails, so one request is answered at most once.
 func (s *session) answer(id string, kind pendingKind, build func(*pendingRequest) []byte) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
@@ -846,8 +827,7 @@ func userAnswers(p *pendingRequest, answer func(i int) []string) []byte {
 func (s *session) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		s.stopping = true
-		s.queue = nil
+		s.turns.Stop()
 		s.mu.Unlock()
 		_ = s.proc.Stdin.Close()
 		s.proc.Stop(ctx)
@@ -886,11 +866,12 @@ func (s *session) read() {
 				handlers = append(handlers, func() { h(r) })
 			}
 		}
-		if fx.turnID != "" && s.busy && s.turnID == "" {
+		if fx.turnID != "" && s.turns.Busy() && s.turnID == "" {
 			s.turnID = fx.turnID
 		}
 		if fx.turnEnded {
-			s.busy, s.turnID = false, ""
+			s.turns.Idle()
+			s.turnID = ""
 		}
 		s.mu.Unlock()
 		for _, r := range fx.replies {
@@ -940,12 +921,9 @@ func (s *session) deliver() {
 func (s *session) finish(exit agentproc.Exit) {
 	msg := cliagent.ExitMessage("codex", exit.Code, exit.Signal)
 	s.mu.Lock()
-	s.exited, s.busy, s.queue = true, false, nil
-	if !s.stopping {
-		s.exitErr = apierr.New(apierr.AgentProcessExited, "%s", msg)
-	}
+	stopped := s.turns.Exited(msg)
 	clear(s.waiters)
-	expected := s.stopping || s.emitDead
+	expected := stopped || s.emitDead
 	s.mu.Unlock()
 	if expected {
 		return

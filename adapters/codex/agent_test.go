@@ -1125,8 +1125,8 @@ while read l; do :; done`
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.busy || s.turnID != "t2" {
-		t.Errorf("busy %v turn %q", s.busy, s.turnID)
+	if !s.turns.Busy() || s.turnID != "t2" {
+		t.Errorf("busy %v turn %q", s.turns.Busy(), s.turnID)
 	}
 }
 

@@ -35,10 +35,7 @@ type session struct {
 
 	mu       sync.Mutex
 	tr       *Translator
-	busy     bool // a prompt was posted and its turn has not ended
-	queue    []adapters.Message
-	stopping bool
-	ended    error // why nothing can be sent any more, once the server died
+	turns    cliagent.Turns[adapters.Message] // a turn runs from its prompt's post to its end
 	emitDead bool
 	stopOnce sync.Once
 }
@@ -57,7 +54,8 @@ var _ adapters.Interrupter = (*session)(nil)
 func newSession(in *instance, req adapters.StartRequest, dir, id string, emit adapters.Emitter) (*session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{in: in, id: id, dir: dir, req: req, emit: emit, ctx: ctx, stop: cancel,
-		done: make(chan struct{}), notify: make(chan struct{}, 1), tr: NewTranslator(id)}
+		done: make(chan struct{}), notify: make(chan struct{}, 1), tr: NewTranslator(id),
+		turns: cliagent.Turns[adapters.Message]{Stopped: errStopped}}
 	if err := in.add(s); err != nil {
 		cancel()
 		return nil, err
@@ -129,17 +127,6 @@ func (s *session) send(evs []adapters.Event) {
 	}
 }
 
-// usable reports why nothing can be sent any more, if so. The caller holds s.mu.
-func (s *session) usable() error {
-	switch {
-	case s.ended != nil:
-		return s.ended
-	case s.stopping:
-		return errStopped
-	}
-	return nil
-}
-
 // Send posts the prompt, or queues it while a turn runs. It returns once
 // OpenCode accepted the prompt or it is queued.
 func (s *session) Send(ctx context.Context, msg adapters.Message) error {
@@ -147,17 +134,11 @@ func (s *session) Send(ctx context.Context, msg adapters.Message) error {
 		return apierr.New(apierr.InvalidRequest, "empty message")
 	}
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
-		s.mu.Unlock()
+	start, err := s.turns.Submit(msg)
+	s.mu.Unlock()
+	if !start {
 		return err
 	}
-	if s.busy {
-		s.queue = append(s.queue, msg)
-		s.mu.Unlock()
-		return nil
-	}
-	s.busy = true
-	s.mu.Unlock()
 	return s.startTurn(ctx, msg)
 }
 
@@ -181,7 +162,7 @@ func (s *session) startTurn(ctx context.Context, msg adapters.Message) error {
 // turnFailed ends a turn whose prompt never reached OpenCode.
 func (s *session) turnFailed() {
 	s.mu.Lock()
-	s.busy = false
+	s.turns.Idle()
 	s.tr.turn = turnState{}
 	s.mu.Unlock()
 	s.send([]adapters.Event{{Type: schema.EventTurnEnded, Synthetic: true, NativeSessionID: s.id,
@@ -241,14 +222,11 @@ func (s *session) promptBody(msg adapters.Message) promptBody {
 // nextTurn posts the next queued prompt once a turn has ended.
 func (s *session) nextTurn() {
 	s.mu.Lock()
-	if len(s.queue) == 0 || s.usable() != nil {
-		s.busy = false
-		s.mu.Unlock()
+	msg, ok := s.turns.Next()
+	s.mu.Unlock()
+	if !ok {
 		return
 	}
-	msg := s.queue[0]
-	s.queue = s.queue[1:]
-	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
 	defer cancel()
 	_ = s.startTurn(ctx, msg) // a failure ends the turn (turnFailed); the next message may succeed
@@ -259,11 +237,11 @@ func (s *session) nextTurn() {
 // still run afterwards. Without a running turn it does nothing.
 func (s *session) Interrupt(ctx context.Context) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
-	if !s.busy {
+	if !s.turns.Busy() {
 		s.mu.Unlock()
 		return nil
 	}
@@ -277,7 +255,7 @@ func (s *session) Interrupt(ctx context.Context) error {
 // so one request is answered at most once.
 func (s *session) answer(ctx context.Context, id string, kind pendingKind, path string, body any) error {
 	s.mu.Lock()
-	if err := s.usable(); err != nil {
+	if err := s.turns.Usable(); err != nil {
 		s.mu.Unlock()
 		return err
 	}
@@ -335,9 +313,8 @@ func (s *session) RejectQuestion(ctx context.Context, req adapters.QuestionReque
 func (s *session) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		s.stopping = true
-		s.queue = nil
-		busy := s.busy && s.ended == nil
+		s.turns.Stop()
+		busy := s.turns.Busy() // never once the server is gone
 		s.mu.Unlock()
 		if busy {
 			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -365,9 +342,8 @@ func (s *session) serverExited(exit agentproc.Exit, rep agentproc.Report, closin
 	}
 	msg := cliagent.ExitMessage("opencode server", exit.Code, signal)
 	s.mu.Lock()
-	s.ended = apierr.New(apierr.AgentProcessExited, "%s", msg)
-	s.busy, s.queue = false, nil
-	quiet := closing || s.stopping
+	s.turns.End(apierr.New(apierr.AgentProcessExited, "%s", msg))
+	quiet := closing || s.turns.Stopping()
 	s.mu.Unlock()
 	if quiet {
 		s.stop()
