@@ -47,6 +47,7 @@ type Agent struct {
 	env      []string
 	grace    time.Duration
 	provider *Provider
+	baseURLs map[string]string // built-in provider id → base URL (WithBaseURL)
 
 	mu   sync.Mutex // guards inst and serializes starts
 	inst *instance
@@ -81,6 +82,18 @@ func WithStateDir(dir string) Option { return func(a *Agent) { a.stateDir = dir 
 // WithProvider configures an OpenAI-compatible provider and makes its
 // first model the default.
 func WithProvider(p Provider) Option { return func(a *Agent) { a.provider = &p } }
+
+// WithBaseURL sends one of OpenCode's built-in providers ("anthropic",
+// "openai") to another base URL, e.g. agentd's model proxy; the provider
+// still reads its key from its usual variable.
+func WithBaseURL(providerID, url string) Option {
+	return func(a *Agent) {
+		if a.baseURLs == nil {
+			a.baseURLs = map[string]string{}
+		}
+		a.baseURLs[providerID] = url
+	}
+}
 
 // WithEnv adds or overrides environment variables ("KEY=value") of the server.
 func WithEnv(kv ...string) Option { return func(a *Agent) { a.env = append(a.env, kv...) } }

@@ -2,6 +2,7 @@ package opencode
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -82,5 +83,30 @@ func TestCredentials(t *testing.T) {
 				t.Error("the server was started without credentials")
 			}
 		})
+	}
+}
+
+// TestConfigBaseURLs: WithBaseURL points a built-in provider elsewhere
+// (the model proxy) next to a configured custom provider.
+func TestConfigBaseURLs(t *testing.T) {
+	a := New(WithBaseURL("anthropic", "http://127.0.0.1:1/v1"),
+		WithProvider(Provider{ID: "fake", BaseURL: "http://127.0.0.1:2/v1", Models: []string{"m"}}))
+	b, err := json.Marshal(a.config()["provider"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]struct {
+		NPM     string            `json:"npm"`
+		Options map[string]string `json:"options"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["anthropic"].NPM != "" || got["anthropic"].Options["baseURL"] != "http://127.0.0.1:1/v1" ||
+		got["fake"].Options["baseURL"] != "http://127.0.0.1:2/v1" || len(got) != 2 {
+		t.Errorf("providers %s", b)
+	}
+	if _, ok := New().config()["provider"]; ok {
+		t.Error("a provider section without providers")
 	}
 }

@@ -351,6 +351,10 @@ func (a *Agent) config() map[string]any {
 		"$schema": "https://opencode.ai/config.json", "autoupdate": false, "share": "disabled",
 		"permission": askRules,
 	}
+	providers := map[string]any{}
+	for id, url := range a.baseURLs {
+		providers[id] = map[string]any{"options": map[string]string{"baseURL": url}}
+	}
 	if p := a.provider; p != nil {
 		models := map[string]map[string]any{}
 		for _, m := range p.Models {
@@ -360,11 +364,14 @@ func (a *Agent) config() map[string]any {
 		if p.APIKey != "" {
 			opts["apiKey"] = p.APIKey
 		}
-		cfg["provider"] = map[string]providerConfig{p.ID: {NPM: "@ai-sdk/openai-compatible", Name: p.ID, Options: opts, Models: models}}
+		providers[p.ID] = providerConfig{NPM: "@ai-sdk/openai-compatible", Name: p.ID, Options: opts, Models: models}
 		if len(p.Models) > 0 {
 			cfg["model"] = p.ID + "/" + p.Models[0]
 			cfg["small_model"] = p.ID + "/" + p.Models[0]
 		}
+	}
+	if len(providers) > 0 {
+		cfg["provider"] = providers
 	}
 	return cfg
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentd-dev/agentd/adapters/claude"
 	"github.com/agentd-dev/agentd/adapters/codex"
+	"github.com/agentd-dev/agentd/adapters/opencode"
 	"github.com/agentd-dev/agentd/internal/credentials"
 	"github.com/agentd-dev/agentd/internal/modelproxy"
 )
@@ -83,6 +84,29 @@ func (m *modelProxy) codexOptions() []codex.Option {
 			BaseURL: m.server.URL + "/v1", EnvKey: modelproxy.CodexTokenVar}),
 		codex.WithEnv(modelproxy.CodexEnv(modelproxy.PendingToken)...),
 	}
+}
+
+// openCodeTokenID names the proxy token of the one OpenCode server every
+// OpenCode session shares. It lives as long as the daemon: the server
+// cannot carry a token per session, so usage through it is not split by
+// session either. The NUL keeps it apart from any session's id.
+const openCodeTokenID = "\x00opencode-server"
+
+// openCodeOptions send OpenCode's built-in Anthropic and OpenAI providers
+// to the proxy, with the server's token where their keys would be.
+func (m *modelProxy) openCodeOptions() []opencode.Option {
+	if m == nil {
+		return nil
+	}
+	var opts []opencode.Option
+	var proxied []modelproxy.Provider
+	for _, p := range []modelproxy.Provider{modelproxy.Anthropic, modelproxy.OpenAI} {
+		if m.proxy.Has(p) {
+			proxied = append(proxied, p)
+			opts = append(opts, opencode.WithBaseURL(modelproxy.OpenCodeProviders[p], m.server.URL+"/v1"))
+		}
+	}
+	return append(opts, opencode.WithEnv(modelproxy.OpenCodeEnv(m.proxy.Issue(openCodeTokenID), proxied...)...))
 }
 
 // sessionEnv is the environment that gives one session of the agent its

@@ -187,8 +187,8 @@ func runServer(ctx context.Context, opts *serverOptions) error {
 	}()
 	installer := agentInstaller{inst: inst, metrics: met}
 	// OpenCode runs one server for every session; it stops after them.
-	openCode := opencode.New(opencode.WithResolver(installer.resolver(install.OpenCode, opencode.DefaultResolver)),
-		opencode.WithStateDir(filepath.Join(opts.DataDir, "agents", "opencode-state")))
+	openCode := opencode.New(append(proxy.openCodeOptions(), opencode.WithResolver(installer.resolver(install.OpenCode, opencode.DefaultResolver)),
+		opencode.WithStateDir(filepath.Join(opts.DataDir, "agents", "opencode-state")))...)
 	defer closeAgent(logger, openCode, opts.ShutdownGrace) // also on the error paths; idempotent
 	agents := catalog.Agents(mock.New(),
 		claude.New(append(proxy.claudeOptions(), claude.WithResolver(installer.resolver(install.Claude, claude.DefaultResolver)))...),

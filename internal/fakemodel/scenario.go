@@ -200,7 +200,7 @@ func ToolCall(name string, args any) Step {
 func Tool(calls ...Call) Step { return Step{Kind: KindTool, Calls: calls} }
 
 // Shell runs a shell command: Claude Bash, Codex exec_command (or
-// shell_command / shell for other tool sets), OpenCode bash.
+// shell_command / shell for other tool sets), OpenCode bash (on any API).
 func Shell(command, description string) Step {
 	return Tool(
 		Call{API: Anthropic, Name: "Bash", Arguments: rawJSON(obj{{"command", command}, {"description", description}})},
@@ -210,7 +210,8 @@ func Shell(command, description string) Step {
 		Call{API: Responses, Name: "exec_command", Arguments: rawJSON(obj{{"cmd", command}, {"yield_time_ms", 30000}})},
 		Call{API: Responses, Name: "shell_command", Arguments: rawJSON(obj{{"command", command}})},
 		Call{API: Responses, Name: "shell", Arguments: rawJSON(obj{{"command", []string{"bash", "-lc", command}}})},
-		Call{API: Chat, Name: "bash", Arguments: rawJSON(obj{{"command", command}, {"description", description}})},
+		// OpenCode's tool, whatever API its provider speaks.
+		Call{Name: "bash", Arguments: rawJSON(obj{{"command", command}, {"description", description}})},
 	)
 }
 

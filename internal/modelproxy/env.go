@@ -25,3 +25,19 @@ func ClaudeEnv(proxyURL, token string) []string {
 func CodexEnv(token string) []string {
 	return []string{CodexTokenVar + "=" + token, "OPENAI_API_KEY=", "CODEX_API_KEY="}
 }
+
+// OpenCodeProviders names OpenCode's built-in provider for each of the
+// proxy's: its base URL is the proxy's URL + "/v1".
+var OpenCodeProviders = map[Provider]string{Anthropic: "anthropic", OpenAI: "openai"}
+
+// OpenCodeEnv is the environment of an OpenCode server whose built-in
+// providers for providers go to the proxy: their key variables hold token,
+// and the other variables a real key could reach it by are blanked.
+func OpenCodeEnv(token string, providers ...Provider) []string {
+	env := []string{"CLAUDE_API_KEY=", "CODEX_API_KEY="}
+	keyVar := map[Provider]string{Anthropic: "ANTHROPIC_API_KEY", OpenAI: "OPENAI_API_KEY"}
+	for _, p := range providers {
+		env = append(env, keyVar[p]+"="+token)
+	}
+	return env
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/adapters/claude"
 	"github.com/agentd-dev/agentd/adapters/codex"
+	"github.com/agentd-dev/agentd/adapters/opencode"
 	"github.com/agentd-dev/agentd/internal/eventlog"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
 	engine "github.com/agentd-dev/agentd/internal/session"
@@ -68,6 +69,25 @@ type realAgent struct {
 }
 
 var realAgents = []realAgent{
+	{
+		// One OpenCode server serves every session, so it holds one token
+		// (the daemon's), here the session's for the proof.
+		name: "opencode", find: opencode.DefaultResolver, provider: Anthropic,
+		key: anthropicKey, keyVar: "ANTHROPIC_API_KEY", header: "X-Api-Key", want: anthropicKey, tokenVar: "ANTHROPIC_API_KEY",
+		build: func(t *testing.T, bin, proxyURL, token string) adapters.Agent {
+			a := opencode.New(
+				opencode.WithResolver(func(context.Context) (string, error) { return bin, nil }),
+				opencode.WithStateDir(t.TempDir()), opencode.WithGrace(3*time.Second),
+				opencode.WithBaseURL(OpenCodeProviders[Anthropic], proxyURL+"/v1"),
+				opencode.WithEnv(OpenCodeEnv(token, Anthropic)...))
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				_ = a.Close(ctx)
+			})
+			return a
+		},
+	},
 	{
 		name: "claude", find: claude.DefaultResolver, provider: Anthropic,
 		key: anthropicKey, keyVar: "ANTHROPIC_API_KEY", header: "X-Api-Key", want: anthropicKey, tokenVar: "ANTHROPIC_API_KEY",
