@@ -68,6 +68,13 @@ type Session interface {
 	Stop(ctx context.Context) error
 }
 
+// UsageReporter is implemented by an Emitter that wants each model call's
+// usage as soon as the agent reports it, before the turn ends: budgets act
+// on it mid-turn. The turn's own total still comes with turn.ended.
+type UsageReporter interface {
+	ReportUsage(ctx context.Context, u schema.Usage)
+}
+
 // Interrupter is implemented by sessions whose agent can stop the running
 // turn without ending the session.
 type Interrupter interface {

@@ -598,6 +598,7 @@ func (s *session) read() {
 			_ = s.write(r) // the process is gone if this fails; its end is reported below
 		}
 		s.deliver(events)
+		s.reportCalls(fx.calls)
 		if fx.turnEnded {
 			s.nextTurn()
 		}
@@ -606,6 +607,17 @@ func (s *session) read() {
 	exit := s.proc.Exit()
 	s.removeConfig()
 	s.finish(exit)
+}
+
+// reportCalls tells an engine that wants them each model call's usage.
+func (s *session) reportCalls(calls []schema.Usage) {
+	r, ok := s.emit.(adapters.UsageReporter)
+	if !ok {
+		return
+	}
+	for _, u := range calls {
+		r.ReportUsage(s.ctx, u)
+	}
 }
 
 // deliver hands events to the engine, until it refuses them.

@@ -63,9 +63,10 @@ type nativeLine struct {
 }
 
 type nativeMessage struct {
-	ID    string `json:"id"`
-	Role  string `json:"role"`
-	Model string `json:"model"`
+	ID    string       `json:"id"`
+	Usage *nativeUsage `json:"usage"`
+	Role  string       `json:"role"`
+	Model string       `json:"model"`
 	// Content is a string (user prompts) or a list of blocks.
 	Content json.RawMessage `json:"content"`
 }
@@ -85,6 +86,7 @@ type contentBlock struct {
 
 type streamEvent struct {
 	Type         string         `json:"type"`
+	Usage        *nativeUsage   `json:"usage"` // message_delta: the call's final counts
 	Index        int            `json:"index"`
 	Message      *nativeMessage `json:"message"`
 	ContentBlock *contentBlock  `json:"content_block"`

@@ -85,6 +85,9 @@ type Translator struct {
 	// costSoFar is the last result's total_cost_usd, which Claude sums
 	// over the process's turns: a turn's own cost is the difference.
 	costSoFar float64
+	// callStart is the usage message_start gave each model call still
+	// streaming, by message id; message_delta completes it.
+	callStart map[string]nativeUsage
 	turn      turnState
 	fx        effects
 }
@@ -113,6 +116,7 @@ func NewTranslator(opts ...TranslatorOption) *Translator {
 		name: "Claude", location: "claude",
 		open: map[string]*message{}, byID: map[string]*message{}, closed: map[string]bool{},
 		tools: map[string]toolUse{}, pending: map[string]*pendingRequest{},
+		callStart: map[string]nativeUsage{},
 	}
 	for _, o := range opts {
 		o(t)
@@ -131,9 +135,10 @@ type turnState struct {
 
 // effects are what a line asks of the session besides events.
 type effects struct {
-	replies   [][]byte     // lines to write to Claude's stdin
-	acks      []controlAck // answers to control requests the session sent
-	turnEnded bool         // a result line ended the turn
+	replies   [][]byte       // lines to write to Claude's stdin
+	acks      []controlAck   // answers to control requests the session sent
+	turnEnded bool           // a result line ended the turn
+	calls     []schema.Usage // model calls that ended, with their usage
 }
 
 type controlAck struct {
@@ -551,6 +556,7 @@ func (t *Translator) streamEvent(l *nativeLine) []adapters.Event {
 	if ev.Message != nil && ev.Message.ID != "" {
 		id = ev.Message.ID
 	}
+	t.callUsage(ev, id)
 	switch ev.Type {
 	case "message_start", "content_block_start", "content_block_delta", "message_stop":
 	case "content_block_stop", "message_delta", "ping", "error":
@@ -1230,6 +1236,27 @@ func (t *Translator) result(l *nativeLine) []adapters.Event {
 	return evs
 }
 
+// callUsage follows a model call's usage: message_start's counts, which
+// message_delta's (cumulative) replace where it has them. The call's usage
+// is an effect once its message_delta has come.
+func (t *Translator) callUsage(ev *streamEvent, id string) {
+	switch {
+	case ev.Type == "message_start" && ev.Message != nil && ev.Message.Usage != nil:
+		t.callStart[id] = *ev.Message.Usage
+	case ev.Type == "message_delta" && ev.Usage != nil:
+		u := t.callStart[id]
+		delete(t.callStart, id)
+		d := ev.Usage
+		for _, f := range []struct{ dst, src **int64 }{{&u.InputTokens, &d.InputTokens}, {&u.OutputTokens, &d.OutputTokens},
+			{&u.CacheReadInputTokens, &d.CacheReadInputTokens}, {&u.CacheCreationInputTokens, &d.CacheCreationInputTokens}} {
+			if *f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		t.fx.calls = append(t.fx.calls, normalizeUsage(&u, nil))
+	}
+}
+
 // turnUsage normalises the result's usage, which is the turn's (the sum
 // of its model calls). Anthropic's input_tokens leave out the cache
 // already, as the normalised input does.
@@ -1244,10 +1271,16 @@ func (t *Translator) turnUsage(l *nativeLine) *schema.Usage {
 		t.costSoFar = total
 		cost = &c
 	}
-	u := l.Usage
-	if u == nil {
+	if l.Usage == nil {
 		return nil
 	}
+	out := normalizeUsage(l.Usage, cost)
+	return &out
+}
+
+// normalizeUsage is Anthropic's usage in agentd's terms: its input_tokens
+// leave out the cache already, as agentd's do.
+func normalizeUsage(u *nativeUsage, cost *float64) schema.Usage {
 	n := func(p *int64) int64 {
 		if p == nil {
 			return 0
@@ -1262,8 +1295,7 @@ func (t *Translator) turnUsage(l *nativeLine) *schema.Usage {
 	if u.OutputTokensDetails != nil {
 		out.ReasoningTokens = n(u.OutputTokensDetails.ThinkingTokens)
 	}
-	out = out.Totalled()
-	return &out
+	return out.Totalled()
 }
 
 func (t *Translator) endTurn() {

@@ -442,3 +442,27 @@ func TestHugeLineRawOnce(t *testing.T) {
 		}
 	}
 }
+
+// Each model call's usage is an effect as soon as its message_delta comes
+// (message_start's counts completed by it), and the calls add up to the
+// turn's usage in the result: tool_bash_allow makes two calls.
+func TestCallUsageEffects(t *testing.T) {
+	tr := NewTranslator()
+	var calls []schema.Usage
+	var turn *schema.Usage
+	for _, line := range readLines(t, filepath.Join("testdata", "tool_bash_allow", "input.jsonl")) {
+		for _, ev := range tr.Line(line) {
+			if td, ok := ev.Data.(schema.TurnEventData); ok && ev.Type == schema.EventTurnEnded {
+				turn = td.Usage
+			}
+		}
+		calls = append(calls, tr.takeEffects().calls...)
+	}
+	one := schema.Usage{InputTokens: 120, OutputTokens: 25, CacheReadTokens: 30, TotalTokens: 175, Source: schema.UsageFromAgent}
+	if len(calls) != 2 || calls[0] != one || calls[1] != one {
+		t.Fatalf("calls = %+v, want two of %+v", calls, one)
+	}
+	if sum := calls[0].Plus(calls[1]); turn == nil || turn.TotalTokens != sum.TotalTokens || turn.InputTokens != sum.InputTokens {
+		t.Errorf("turn usage %+v is not the calls' sum %+v", turn, sum)
+	}
+}

@@ -24,11 +24,20 @@ var budgetScenario = fakemodel.Scenario{Name: "budget_burn", Turns: []fakemodel.
 	{fakemodel.Stall()},
 }}
 
-// The proof with the real Claude Code binary on the scripted model: the
-// proxy counts each model call (175 tokens as Anthropic reports the fake's
-// usage), the second call takes the session past its budget of 300, and the
-// engine interrupts the turn mid-way, says why and refuses the next message.
+// The proof with the real Claude Code binary on the scripted model: each
+// model call counts 175 tokens (as Anthropic reports the fake's usage), the
+// second call takes the session past its budget of 300, and the engine
+// interrupts the turn mid-way, says why and refuses the next message. The
+// count is the proxy's when Claude goes through it, else Claude's own
+// per-call reports.
 func TestRealClaudeBudgetInterruptsTurn(t *testing.T) {
+	for _, viaProxy := range []bool{true, false} {
+		name := map[bool]string{true: "proxy", false: "agent"}[viaProxy]
+		t.Run(name, func(t *testing.T) { proveBudget(t, viaProxy) })
+	}
+}
+
+func proveBudget(t *testing.T, viaProxy bool) {
 	if testing.Short() {
 		t.Skip("real claude test: skipped under -short")
 	}
@@ -61,9 +70,12 @@ func TestRealClaudeBudgetInterruptsTurn(t *testing.T) {
 	t.Cleanup(proxySrv.Close)
 
 	const id = "budget-claude"
-	token := proxy.Issue(id)
-	log, e := newEngine(t, ctx, realAgents[0].build(t, bin, proxySrv.URL, token),
-		engine.WithMetered(func(agent string) bool { return agent == "claude" }))
+	baseURL, key, source := upSrv.URL, anthropicKey, schema.UsageFromAgent
+	if viaProxy {
+		baseURL, key, source = proxySrv.URL, proxy.Issue(id), schema.UsageFromProxy
+	}
+	log, e := newEngine(t, ctx, realAgentNamed(t, "claude").build(t, bin, baseURL, key),
+		engine.WithMetered(func(agent string) bool { return viaProxy && agent == "claude" }))
 	m.Store(e)
 	s := createSession(t, ctx, e, id, engine.CreateRequest{Agent: "claude", Budget: &engine.Budget{MaxTokens: 300}})
 	if err := s.Send(ctx, adapters.Message{Text: "SCN:budget_burn run the steps"}); err != nil {
@@ -104,7 +116,7 @@ func TestRealClaudeBudgetInterruptsTurn(t *testing.T) {
 	if meta.Status != "interrupted" {
 		t.Errorf("turn.ended status %q, want interrupted (metadata %s)", meta.Status, ended.Metadata)
 	}
-	if ended.Usage == nil || ended.Usage.Source != schema.UsageFromProxy || ended.Usage.TotalTokens < 300 {
+	if viaProxy && (ended.Usage == nil || ended.Usage.Source != schema.UsageFromProxy || ended.Usage.TotalTokens < 300) {
 		t.Errorf("turn.ended usage = %+v, want the proxy's count past the budget", ended.Usage)
 	}
 	if results := up.fake.ToolResults(); len(results) == 0 {
@@ -119,7 +131,18 @@ func TestRealClaudeBudgetInterruptsTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("usage: source %s, %d turn(s), total %+v; budget %+v; upstream calls %d", u.Source, len(u.Turns), u.Total, u.Budget, len(up.headers()))
-	if u.Source != schema.UsageFromProxy || u.Budget.Exceeded == nil {
+	if u.Source != source || u.Budget.Exceeded == nil {
 		t.Errorf("usage = %+v", u)
 	}
+}
+
+func realAgentNamed(t *testing.T, name string) realAgent {
+	t.Helper()
+	for _, ra := range realAgents {
+		if ra.name == name {
+			return ra
+		}
+	}
+	t.Fatalf("no real agent %s", name)
+	return realAgent{}
 }

@@ -45,8 +45,8 @@ func (b Breach) apiError(sessionID string) error {
 type usageState struct {
 	// total is the session's ended turns, since this daemon started it.
 	total schema.Usage
-	// live is the running turn so far, as the model proxy reports its
-	// calls; the agents report theirs only when the turn ends.
+	// live is the running turn so far, as the model proxy (or, without
+	// it, an agent that reports per call) counted its model calls.
 	live     schema.Usage
 	turnOpen bool
 	breach   *Breach
@@ -73,16 +73,32 @@ func (m *Manager) ObserveUsage(sessionID string, u schema.Usage) {
 	if err != nil {
 		return // the call outlived its session
 	}
-	u.Source = schema.UsageFromProxy
+	s.addLive(u, schema.UsageFromProxy)
+}
+
+// ReportUsage is the adapters.UsageReporter the session's agent tells each
+// model call's usage to, before its turn ends. A metered session has the
+// proxy's count instead.
+func (s *Session) ReportUsage(_ context.Context, u schema.Usage) {
+	if !s.metered {
+		s.addLive(u, schema.UsageFromAgent)
+	}
+}
+
+// addLive adds a model call's usage to the running turn; a call that
+// reaches a budget interrupts the turn, off the caller's goroutine (the
+// agent's reader, or the proxy's, which the interrupt may need).
+func (s *Session) addLive(u schema.Usage, src schema.UsageSource) {
+	u.Source = src
 	u = u.Totalled()
-	m.daemonUsed.Add(u.TotalTokens)
+	s.m.daemonUsed.Add(u.TotalTokens)
 	s.mu.Lock()
 	s.usage.live = s.usage.live.Plus(u)
-	s.usage.live.Source = schema.UsageFromProxy
+	s.usage.live.Source = src
 	b := s.checkBudget()
 	s.mu.Unlock()
 	if b != nil {
-		m.background(func(ctx context.Context) { s.enforce(ctx, *b) })
+		s.m.background(func(ctx context.Context) { s.enforce(ctx, *b) })
 	}
 }
 
@@ -198,7 +214,7 @@ type SessionUsage struct {
 	Source    schema.UsageSource `json:"source" doc:"proxy when the model proxy counted the session's model calls, else agent"`
 	Total     schema.Usage       `json:"total" doc:"Every turn, the running one included"`
 	Turns     []TurnUsage        `json:"turns" nullable:"false" doc:"Each ended turn that reported usage, oldest first"`
-	Current   *schema.Usage      `json:"current,omitempty" doc:"The running turn so far, when the model proxy counts the session's calls"`
+	Current   *schema.Usage      `json:"current,omitempty" doc:"The running turn so far, when its model calls are counted as they end (the model proxy, or Claude Code's per-call reports)"`
 	Budget    BudgetState        `json:"budget"`
 }
 
@@ -245,12 +261,11 @@ func (m *Manager) Usage(ctx context.Context, id string) (SessionUsage, error) {
 	s.mu.Lock()
 	if s.metered {
 		out.Source = schema.UsageFromProxy
-		if s.usage.turnOpen {
-			live := s.usage.live
-			live.Source = schema.UsageFromProxy
-			out.Current = &live
-			out.Total = out.Total.Plus(live)
-		}
+	}
+	if s.usage.turnOpen && s.usage.live.Source != "" {
+		live := s.usage.live
+		out.Current = &live
+		out.Total = out.Total.Plus(live)
 	}
 	if s.info.Budget != nil {
 		out.Budget.MaxTokens = s.info.Budget.MaxTokens

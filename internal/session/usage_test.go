@@ -91,6 +91,18 @@ func (r *usageRig) waitFor(id string, match func(schema.UniversalEvent) bool) sc
 	}
 }
 
+// interruptedTurnEnd waits for the session's turn.ended and checks that it
+// says the turn was interrupted.
+func (r *usageRig) interruptedTurnEnd(id string) schema.TurnEventData {
+	r.t.Helper()
+	var td schema.TurnEventData
+	mustDecode(r.t, r.waitFor(id, isType(schema.EventTurnEnded)).Data, &td)
+	if string(td.Metadata) != `{"status":"interrupted"}` {
+		r.t.Errorf("turn.ended metadata = %s, want interrupted", td.Metadata)
+	}
+	return td
+}
+
 func isType(t schema.EventType) func(schema.UniversalEvent) bool {
 	return func(ev schema.UniversalEvent) bool { return ev.Type == t }
 }
@@ -184,12 +196,7 @@ func TestBudgetInterruptsRunningTurn(t *testing.T) {
 	r.m.ObserveUsage("s1", schema.Usage{InputTokens: 30, CacheReadTokens: 10, OutputTokens: 5})
 
 	r.waitFor("s1", budgetErrorEvent)
-	ended := r.waitFor("s1", isType(schema.EventTurnEnded))
-	var td schema.TurnEventData
-	mustDecode(t, ended.Data, &td)
-	if string(td.Metadata) != `{"status":"interrupted"}` {
-		t.Errorf("turn.ended metadata = %s, want interrupted", td.Metadata)
-	}
+	td := r.interruptedTurnEnd("s1")
 	if td.Usage == nil || td.Usage.TotalTokens != 105 || td.Usage.Source != schema.UsageFromProxy {
 		t.Errorf("turn.ended usage = %+v, want the proxy's 105", td.Usage)
 	}
@@ -234,5 +241,40 @@ func TestBudgetValidation(t *testing.T) {
 	_, err := r.m.Create(r.ctx, "s1", CreateRequest{Agent: "mock", Budget: &Budget{MaxTokens: -1}})
 	if e, ok := apierr.As(err); !ok || e.Kind != apierr.InvalidRequest {
 		t.Fatalf("negative budget: %v, want invalid_request", err)
+	}
+}
+
+// Without the proxy, an agent's own per-call reports count toward the
+// running turn; with it, they are ignored, the proxy's count standing.
+func TestAgentReportsPerCall(t *testing.T) {
+	for _, metered := range []bool{false, true} {
+		t.Run(map[bool]string{false: "counted", true: "ignored when metered"}[metered], func(t *testing.T) {
+			r := newUsageRig(t, time.Hour, WithMetered(func(string) bool { return metered }))
+			s := r.create("s1", &Budget{MaxTokens: 100})
+			if err := s.Send(r.ctx, adapters.Message{Text: "help"}); err != nil {
+				t.Fatal(err)
+			}
+			r.waitFor("s1", isType(schema.EventItemStarted))
+			s.ReportUsage(r.ctx, schema.Usage{InputTokens: 50, OutputTokens: 10})
+			u, err := r.m.Usage(r.ctx, "s1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if metered {
+				if u.Current != nil || u.Total.TotalTokens != 0 {
+					t.Errorf("a metered session counted the agent's report: %+v", u)
+				}
+				return
+			}
+			if u.Current == nil || u.Current.TotalTokens != 60 || u.Current.Source != schema.UsageFromAgent {
+				t.Errorf("current = %+v, want the agent's 60", u.Current)
+			}
+			s.ReportUsage(r.ctx, schema.Usage{InputTokens: 30, OutputTokens: 10})
+			if b := breachOf(t, r.waitFor("s1", budgetErrorEvent)); b.UsedTokens != 100 {
+				t.Errorf("breach = %+v", b)
+			}
+			r.interruptedTurnEnd("s1")
+			wantBudgetRefusal(t, s.Send(r.ctx, adapters.Message{Text: "help"}), CapSession)
+		})
 	}
 }

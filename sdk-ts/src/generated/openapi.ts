@@ -1565,7 +1565,7 @@ export interface components {
         };
         SessionUsage: {
             budget: components["schemas"]["BudgetState"];
-            /** @description The running turn so far, when the model proxy counts the session's calls */
+            /** @description The running turn so far, when its model calls are counted as they end (the model proxy, or Claude Code's per-call reports) */
             current?: components["schemas"]["Usage"];
             sessionId: string;
             /** @description proxy when the model proxy counted the session's model calls, else agent */
