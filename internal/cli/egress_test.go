@@ -19,6 +19,7 @@ import (
 // TestEgressE2E drives the egress flags and the per-session network field
 // through the built binary.
 func TestEgressE2E(t *testing.T) {
+	requireAgentdBin(t)
 	for _, tc := range []struct {
 		name string
 		args []string
