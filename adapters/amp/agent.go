@@ -200,7 +200,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	sctx, cancel := context.WithCancel(context.Background())
 	return &session{
 		spec: agentproc.Spec{Path: path, Dir: dir, Env: env, Stdin: true}, config: config,
-		bypass: req.PermissionMode == "bypass", grace: a.grace, emit: emit, ctx: sctx, cancel: cancel,
+		bypass: req.PermissionMode == "bypass", grace: a.grace, sink: cliagent.Sink{Emitter: emit}, ctx: sctx, cancel: cancel,
 		tr: newTranslator(thread), turns: cliagent.Turns[string]{Stopped: errStopped},
 	}, nil
 }
@@ -215,7 +215,7 @@ type session struct {
 	bypass bool
 	config []string // configArgs, on every run
 	grace  time.Duration
-	emit   adapters.Emitter
+	sink   cliagent.Sink   // hands events to the engine
 	ctx    context.Context // the session's life: cancelled once Stop is done
 	cancel context.CancelFunc
 
@@ -228,7 +228,6 @@ type session struct {
 	prompt   string                 // the running turn's prompt, for writing it again
 	retried  bool                   // the running turn's prompt was already written again
 	stopped  *run                   // the process Interrupt stopped: its exit ends the turn
-	emitDead bool                   // the engine refused an event: the session has ended
 	stopOnce sync.Once
 }
 
@@ -279,7 +278,7 @@ func (s *session) startTurn(text string) error {
 	events := s.tr.UserMessage(text)
 	s.prompt, s.retried, r.heard = text, false, false
 	s.mu.Unlock()
-	if err := s.emit.Emit(s.ctx, events...); err != nil {
+	if err := s.sink.Emit(s.ctx, events...); err != nil {
 		s.mu.Lock()
 		s.turns.Idle()
 		s.mu.Unlock()
@@ -445,22 +444,7 @@ func (s *session) read(r *run) {
 }
 
 // deliver hands events to the engine, until it refuses them.
-func (s *session) deliver(events []adapters.Event) {
-	if len(events) == 0 {
-		return
-	}
-	s.mu.Lock()
-	dead := s.emitDead
-	s.mu.Unlock()
-	if dead {
-		return
-	}
-	if err := s.emit.Emit(s.ctx, events...); err != nil {
-		s.mu.Lock()
-		s.emitDead = true
-		s.mu.Unlock()
-	}
-}
+func (s *session) deliver(events []adapters.Event) { s.sink.Deliver(s.ctx, events) }
 
 // nextTurn writes the next queued prompt once a turn has ended.
 func (s *session) nextTurn() {
@@ -487,7 +471,7 @@ func (s *session) exited(r *run, exit agentproc.Exit) {
 	if interrupted {
 		s.stopped = nil
 	}
-	if s.turns.Stopping() || s.emitDead || ((exit.Success() || interrupted) && !s.turns.Busy()) {
+	if s.turns.Stopping() || s.sink.Dead() || ((exit.Success() || interrupted) && !s.turns.Busy()) {
 		s.mu.Unlock()
 		return
 	}

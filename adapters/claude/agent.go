@@ -263,7 +263,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine, removeConfig: removeConfig,
+		proc: proc, sink: cliagent.Sink{Emitter: emit}, ctx: sctx, cancel: cancel, maxLine: a.maxLine, removeConfig: removeConfig,
 		done: make(chan struct{}), tr: NewTranslator(), waiters: map[string]chan error{},
 		turns: cliagent.Turns[string]{Stopped: errStopped},
 	}
@@ -276,7 +276,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 // session is one running Claude process.
 type session struct {
 	proc    *agentproc.Process
-	emit    adapters.Emitter
+	sink    cliagent.Sink   // hands events to the engine
 	ctx     context.Context // the session's life: cancelled once Stop is done
 	cancel  context.CancelFunc
 	maxLine int
@@ -292,7 +292,6 @@ type session struct {
 	turns      cliagent.Turns[string] // a turn runs from its prompt's write to its result line
 	waiters    map[string]chan error  // interrupts waiting for Claude's answer
 	interruptN int
-	emitDead   bool // the engine refused an event: the session has ended
 	stopOnce   sync.Once
 }
 
@@ -330,7 +329,7 @@ func (s *session) startTurn(text string) error {
 	events := s.tr.UserMessage(text)
 	native := s.tr.NativeSessionID()
 	s.mu.Unlock()
-	if err := s.emit.Emit(s.ctx, events...); err != nil {
+	if err := s.sink.Emit(s.ctx, events...); err != nil {
 		s.turnDone()
 		return err
 	}
@@ -611,7 +610,7 @@ func (s *session) read() {
 
 // reportCalls tells an engine that wants them each model call's usage.
 func (s *session) reportCalls(calls []schema.Usage) {
-	r, ok := s.emit.(adapters.UsageReporter)
+	r, ok := s.sink.Emitter.(adapters.UsageReporter)
 	if !ok {
 		return
 	}
@@ -621,22 +620,7 @@ func (s *session) reportCalls(calls []schema.Usage) {
 }
 
 // deliver hands events to the engine, until it refuses them.
-func (s *session) deliver(events []adapters.Event) {
-	if len(events) == 0 {
-		return
-	}
-	s.mu.Lock()
-	dead := s.emitDead
-	s.mu.Unlock()
-	if dead {
-		return
-	}
-	if err := s.emit.Emit(s.ctx, events...); err != nil {
-		s.mu.Lock()
-		s.emitDead = true
-		s.mu.Unlock()
-	}
-}
+func (s *session) deliver(events []adapters.Event) { s.sink.Deliver(s.ctx, events) }
 
 // nextTurn writes the next queued prompt once a turn has ended.
 func (s *session) nextTurn() {
@@ -659,7 +643,7 @@ func (s *session) finish(exit agentproc.Exit) {
 		delete(s.waiters, id)
 		ch <- errStopped
 	}
-	expected := stopped || s.emitDead
+	expected := stopped || s.sink.Dead()
 	s.mu.Unlock()
 	if expected {
 		return

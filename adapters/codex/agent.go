@@ -398,7 +398,7 @@ func (a *Agent) start(ctx context.Context, req adapters.StartRequest, emit adapt
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		proc: proc, emit: emit, ctx: sctx, cancel: cancel, maxLine: a.maxLine, req: req, dir: dir,
+		proc: proc, sink: cliagent.Sink{Emitter: emit}, ctx: sctx, cancel: cancel, maxLine: a.maxLine, req: req, dir: dir,
 		tr: NewTranslator(), waiters: map[string]func(response){}, out: make(chan []adapters.Event, 256),
 		readerDone: make(chan struct{}), done: make(chan struct{}), turns: cliagent.Turns[string]{Stopped: errStopped},
 	}
@@ -482,7 +482,7 @@ func truncate(s string, n int) string {
 // session is one running Codex app-server and its thread.
 type session struct {
 	proc    *agentproc.Process
-	emit    adapters.Emitter
+	sink    cliagent.Sink   // hands events to the engine
 	ctx     context.Context // the session's life: cancelled once Stop is done
 	cancel  context.CancelFunc
 	maxLine int
@@ -502,7 +502,6 @@ type session struct {
 	waiters  map[string]func(response) // our requests awaiting their response, by id
 	turns    cliagent.Turns[string]    // a turn runs from turn/start to turn/completed
 	turnID   string                    // the running turn, once known
-	emitDead bool                      // the engine refused an event: the session has ended
 	stopOnce sync.Once
 }
 
@@ -902,17 +901,7 @@ func (s *session) push(events []adapters.Event) {
 func (s *session) deliver() {
 	defer close(s.done)
 	for events := range s.out {
-		s.mu.Lock()
-		dead := s.emitDead
-		s.mu.Unlock()
-		if dead {
-			continue
-		}
-		if err := s.emit.Emit(s.ctx, events...); err != nil {
-			s.mu.Lock()
-			s.emitDead = true
-			s.mu.Unlock()
-		}
+		s.sink.Deliver(s.ctx, events)
 	}
 }
 
@@ -923,7 +912,7 @@ func (s *session) finish(exit agentproc.Exit) {
 	s.mu.Lock()
 	stopped := s.turns.Exited(msg)
 	clear(s.waiters)
-	expected := stopped || s.emitDead
+	expected := stopped || s.sink.Dead()
 	s.mu.Unlock()
 	if expected {
 		return

@@ -24,7 +24,7 @@ type session struct {
 	id   string // OpenCode session id
 	dir  string
 	req  adapters.StartRequest
-	emit adapters.Emitter
+	sink cliagent.Sink   // hands events to the engine
 	ctx  context.Context // the session's life
 	stop context.CancelFunc
 	done chan struct{} // closed when the mailbox loop has returned
@@ -36,7 +36,6 @@ type session struct {
 	mu       sync.Mutex
 	tr       *Translator
 	turns    cliagent.Turns[adapters.Message] // a turn runs from its prompt's post to its end
-	emitDead bool
 	stopOnce sync.Once
 }
 
@@ -53,7 +52,7 @@ var _ adapters.Interrupter = (*session)(nil)
 
 func newSession(in *instance, req adapters.StartRequest, dir, id string, emit adapters.Emitter) (*session, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{in: in, id: id, dir: dir, req: req, emit: emit, ctx: ctx, stop: cancel,
+	s := &session{in: in, id: id, dir: dir, req: req, sink: cliagent.Sink{Emitter: emit}, ctx: ctx, stop: cancel,
 		done: make(chan struct{}), notify: make(chan struct{}, 1), tr: NewTranslator(id),
 		turns: cliagent.Turns[adapters.Message]{Stopped: errStopped}}
 	if err := in.add(s); err != nil {
@@ -110,22 +109,7 @@ func (s *session) loop() {
 }
 
 // send hands events to the engine, until it refuses them.
-func (s *session) send(evs []adapters.Event) {
-	if len(evs) == 0 {
-		return
-	}
-	s.mu.Lock()
-	dead := s.emitDead
-	s.mu.Unlock()
-	if dead {
-		return
-	}
-	if err := s.emit.Emit(s.ctx, evs...); err != nil {
-		s.mu.Lock()
-		s.emitDead = true
-		s.mu.Unlock()
-	}
-}
+func (s *session) send(evs []adapters.Event) { s.sink.Deliver(s.ctx, evs) }
 
 // Send posts the prompt, or queues it while a turn runs. It returns once
 // OpenCode accepted the prompt or it is queued.
@@ -148,7 +132,7 @@ func (s *session) startTurn(ctx context.Context, msg adapters.Message) error {
 	s.mu.Lock()
 	evs := s.tr.UserMessage(msg)
 	s.mu.Unlock()
-	if err := s.emit.Emit(s.ctx, evs...); err != nil {
+	if err := s.sink.Emit(s.ctx, evs...); err != nil {
 		s.turnFailed()
 		return err
 	}
