@@ -11,11 +11,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/adaptertest"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/schema"
@@ -24,63 +24,8 @@ import (
 // waitLong bounds every wait: generous, so a loaded machine does not flake.
 const waitLong = 60 * time.Second
 
-// collector is an Emitter that lets a test wait for events.
-type collector struct {
-	mu      sync.Mutex
-	events  []adapters.Event
-	changed chan struct{}
-}
-
-func newCollector() *collector { return &collector{changed: make(chan struct{})} }
-
-func (c *collector) Emit(_ context.Context, evs ...adapters.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, evs...)
-	close(c.changed)
-	c.changed = make(chan struct{})
-	return nil
-}
-
-// waitFor waits until n events match and returns every event so far.
-func (c *collector) waitFor(t *testing.T, what string, n int, match func(adapters.Event) bool) []adapters.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitLong)
-	defer cancel()
-	for {
-		c.mu.Lock()
-		evs := slices.Clone(c.events)
-		changed := c.changed
-		c.mu.Unlock()
-		if count(evs, match) >= n {
-			return evs
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("no %d× %s; got %d events", n, what, len(evs))
-		}
-	}
-}
-
-func count(evs []adapters.Event, match func(adapters.Event) bool) int {
-	n := 0
-	for _, ev := range evs {
-		if match(ev) {
-			n++
-		}
-	}
-	return n
-}
-
-func isType(typ schema.EventType) func(adapters.Event) bool {
-	return func(ev adapters.Event) bool { return ev.Type == typ }
-}
-
-func (c *collector) waitTurns(t *testing.T, n int) []adapters.Event {
-	t.Helper()
-	return c.waitFor(t, "turn.ended", n, isType(schema.EventTurnEnded))
-}
+// newCollector is an Emitter that lets a test wait for events.
+func newCollector() *adaptertest.Collector { return adaptertest.NewCollector(waitLong) }
 
 // assistantText lists the text of completed assistant messages.
 func assistantText(evs []adapters.Event) []string {
@@ -143,7 +88,7 @@ func (f *fake) entries(t *testing.T, key string) []string {
 	return out
 }
 
-func start(t *testing.T, a *Agent, req adapters.StartRequest) (*session, *collector) {
+func start(t *testing.T, a *Agent, req adapters.StartRequest) (*session, *adaptertest.Collector) {
 	t.Helper()
 	if req.Directory == "" {
 		req.Directory = t.TempDir()
@@ -211,7 +156,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	send(t, s, "first")
 	send(t, s, "second") // queued behind the first turn
-	evs := c.waitTurns(t, 2)
+	evs := c.WaitTurns(t, t.Context(), 2)
 	if got := assistantText(evs); !slices.Equal(got, []string{"First answer.", "Second answer, in the same thread."}) {
 		t.Errorf("answers %q", got)
 	}
@@ -225,7 +170,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("user items %q", users)
 	}
 	// The second turn starts only after the first ended.
-	if i := slices.IndexFunc(evs, isType(schema.EventTurnEnded)); count(evs[:i], isType(schema.EventTurnStarted)) != 1 {
+	if i := slices.IndexFunc(evs, adaptertest.IsType(schema.EventTurnEnded)); adaptertest.Count(evs[:i], adaptertest.IsType(schema.EventTurnStarted)) != 1 {
 		t.Errorf("a turn started inside the first one")
 	}
 	if got := s.NativeSessionID(); got != "T-1f8a5c3d-4e7b-4a29-b6d0-8c3e9f2a5d61" {
@@ -253,9 +198,7 @@ func TestLifecycle(t *testing.T) {
 	if !alive(child) || !alive(pgid) {
 		t.Fatal("amp or its child is not running before Stop")
 	}
-	c.mu.Lock()
-	before := len(c.events)
-	c.mu.Unlock()
+	before := len(c.Events())
 	if err := s.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -265,9 +208,7 @@ func TestLifecycle(t *testing.T) {
 	if alive(child) || alive(pgid) {
 		t.Errorf("left running after Stop: child %v, amp %v", alive(child), alive(pgid))
 	}
-	c.mu.Lock()
-	after := len(c.events)
-	c.mu.Unlock()
+	after := len(c.Events())
 	if after != before {
 		t.Errorf("Stop reported %d events", after-before)
 	}
@@ -289,21 +230,21 @@ func TestContinueThread(t *testing.T) {
 			s, c := start(t, f.agent(t), adapters.StartRequest{SessionID: "s"})
 			send(t, s, "first")
 			if !queued {
-				c.waitTurns(t, 1)
+				c.WaitTurns(t, t.Context(), 1)
 			}
 			send(t, s, "second")
-			evs := c.waitTurns(t, 2)
+			evs := c.WaitTurns(t, t.Context(), 2)
 			if got := assistantText(evs); !slices.Equal(got, []string{"First answer.", "Second answer, in the same thread."}) {
 				t.Errorf("answers %q", got)
 			}
-			if n := count(evs, isType(schema.EventError)) + count(evs, isType(schema.EventSessionEnded)); n != 0 {
+			if n := adaptertest.Count(evs, adaptertest.IsType(schema.EventError)) + adaptertest.Count(evs, adaptertest.IsType(schema.EventSessionEnded)); n != 0 {
 				t.Errorf("%d errors or ends", n)
 			}
 			argv := f.entries(t, "argv")
 			if len(argv) != 2 || strings.Contains(argv[0], "threads") || argv[1] != continued {
 				t.Errorf("argv %q", argv)
 			}
-			if users := count(evs, func(ev adapters.Event) bool {
+			if users := adaptertest.Count(evs, func(ev adapters.Event) bool {
 				d, ok := ev.Data.(schema.ItemEventData)
 				return ok && ev.Type == schema.EventItemCompleted && *d.Item.Role == schema.RoleUser
 			}); users != 2 {
@@ -327,7 +268,7 @@ func TestInterrupt(t *testing.T) {
 		t.Fatalf("interrupt without a turn: %v", err)
 	}
 	send(t, s, "first")
-	c.waitFor(t, "the first answer", 1, func(ev adapters.Event) bool {
+	c.WaitFor(t, t.Context(), "the first answer", 1, func(ev adapters.Event) bool {
 		d, ok := ev.Data.(schema.ItemEventData)
 		return ok && !ev.Synthetic && *d.Item.Role == schema.RoleAssistant
 	})
@@ -339,8 +280,8 @@ func TestInterrupt(t *testing.T) {
 	if alive(child) {
 		t.Error("amp's child outlived the interrupt")
 	}
-	evs := c.waitTurns(t, 2)
-	first := slices.IndexFunc(evs, isType(schema.EventTurnEnded))
+	evs := c.WaitTurns(t, t.Context(), 2)
+	first := slices.IndexFunc(evs, adaptertest.IsType(schema.EventTurnEnded))
 	if d := evs[first].Data.(schema.TurnEventData); !evs[first].Synthetic || !strings.Contains(string(d.Metadata), `"status":"interrupted"`) {
 		t.Errorf("first turn.ended %+v %s", evs[first], d.Metadata)
 	}
@@ -350,7 +291,7 @@ func TestInterrupt(t *testing.T) {
 	if got := assistantText(evs[first:]); !slices.Equal(got, []string{"Second answer, in the same thread."}) {
 		t.Errorf("second turn said %q", got)
 	}
-	if n := count(evs, isType(schema.EventError)) + count(evs, isType(schema.EventSessionEnded)); n != 0 {
+	if n := adaptertest.Count(evs, adaptertest.IsType(schema.EventError)) + adaptertest.Count(evs, adaptertest.IsType(schema.EventSessionEnded)); n != 0 {
 		t.Errorf("%d errors or ends", n)
 	}
 	if argv := f.entries(t, "argv"); len(argv) != 2 || !strings.HasPrefix(argv[1], "threads continue "+thread+" ") {
@@ -372,7 +313,7 @@ func TestResume(t *testing.T) {
 		t.Errorf("native session id %q", s.NativeSessionID())
 	}
 	send(t, s, "again")
-	c.waitTurns(t, 1)
+	c.WaitTurns(t, t.Context(), 1)
 	if argv := f.entries(t, "argv"); len(argv) != 1 || !strings.HasPrefix(argv[0], "threads continue "+thread+" -x ") ||
 		strings.Contains(argv[0], "--no-archive-after-execute") || strings.Contains(argv[0], "--dangerously-allow-all") {
 		t.Errorf("argv %q", argv)
@@ -395,7 +336,7 @@ func TestCrash(t *testing.T) {
 			f := newFake(t, "synthesized_text.jsonl", "FAKE_AMP_CRASH="+tc.how, "FAKE_AMP_CHILD=1")
 			s, c := start(t, f.agent(t), adapters.StartRequest{SessionID: "s"})
 			send(t, s, "go")
-			evs := c.waitFor(t, "session.ended", 1, isType(schema.EventSessionEnded))
+			evs := c.WaitFor(t, t.Context(), "session.ended", 1, adaptertest.IsType(schema.EventSessionEnded))
 			n := len(evs)
 			if evs[n-2].Type != schema.EventError || !evs[n-2].Synthetic {
 				t.Fatalf("no error before the end: %+v", evs[n-2])

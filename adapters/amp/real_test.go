@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/adaptertest"
 	"github.com/agentd-dev/agentd/schema"
 )
 
@@ -75,7 +76,7 @@ func TestRealAmpOffline(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = s.Stop(context.Background()) })
 			send(t, s, "hello")
-			evs := c.waitFor(t, "session.ended", 1, isType(schema.EventSessionEnded))
+			evs := c.WaitFor(t, t.Context(), "session.ended", 1, adaptertest.IsType(schema.EventSessionEnded))
 			end := evs[len(evs)-1].Data.(schema.SessionEndedData)
 			if end.Stderr == nil || end.Stderr.Head == nil {
 				t.Fatalf("session.ended without stderr: %+v", end)

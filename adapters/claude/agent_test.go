@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/adaptertest"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/internal/eventlog"
@@ -785,7 +786,7 @@ func TestRealClaude(t *testing.T) {
 		if err := resumed.Send(h.ctx, adapters.Message{Text: "SCN:text Continue."}); err != nil {
 			t.Fatal(err)
 		}
-		evs := c.waitTurn(t, h.ctx)
+		evs := c.WaitTurns(t, h.ctx, 1)
 		var text string
 		for _, ev := range evs {
 			if ev.Type == schema.EventItemCompleted {
@@ -804,50 +805,9 @@ func TestRealClaude(t *testing.T) {
 	})
 }
 
-// collector is an Emitter for tests that run the adapter without the engine.
-type collector struct {
-	mu      sync.Mutex
-	events  []adapters.Event
-	changed chan struct{}
-}
-
-func newCollector() *collector { return &collector{changed: make(chan struct{})} }
-
-func (c *collector) Emit(_ context.Context, evs ...adapters.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, evs...)
-	close(c.changed)
-	c.changed = make(chan struct{})
-	return nil
-}
-
-// waitFor waits until an event matches and returns every event so far.
-func (c *collector) waitFor(t *testing.T, ctx context.Context, what string, match func(adapters.Event) bool) []adapters.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, waitLong)
-	defer cancel()
-	for {
-		c.mu.Lock()
-		evs := append([]adapters.Event(nil), c.events...)
-		changed := c.changed
-		c.mu.Unlock()
-		for _, ev := range evs {
-			if match(ev) {
-				return evs
-			}
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("no %s; got %d events", what, len(evs))
-		}
-	}
-}
-
-func (c *collector) waitTurn(t *testing.T, ctx context.Context) []adapters.Event {
-	return c.waitFor(t, ctx, "turn.ended", func(ev adapters.Event) bool { return ev.Type == schema.EventTurnEnded })
-}
+// newCollector is an Emitter for tests that run the adapter without the
+// engine.
+func newCollector() *adaptertest.Collector { return adaptertest.NewCollector(waitLong) }
 
 // fakeBinary writes a shell script standing in for claude.
 func fakeBinary(t *testing.T, script string) func(context.Context) (string, error) {
@@ -859,12 +819,12 @@ func fakeBinary(t *testing.T, script string) func(context.Context) (string, erro
 	return func(context.Context) (string, error) { return p, nil }
 }
 
-func startFake(t *testing.T, script string, opts ...Option) (*session, *collector) {
+func startFake(t *testing.T, script string, opts ...Option) (*session, *adaptertest.Collector) {
 	t.Helper()
 	return startFakeIn(t, t.TempDir(), script, append([]Option{WithEnv("ANTHROPIC_API_KEY=x")}, opts...)...)
 }
 
-func startFakeIn(t *testing.T, dir, script string, opts ...Option) (*session, *collector) {
+func startFakeIn(t *testing.T, dir, script string, opts ...Option) (*session, *adaptertest.Collector) {
 	t.Helper()
 	a := New(append([]Option{WithResolver(fakeBinary(t, script)), WithGrace(2 * time.Second)}, opts...)...)
 	c := newCollector()
@@ -883,7 +843,7 @@ func TestUnexpectedExit(t *testing.T) {
 	if err := s.Send(t.Context(), adapters.Message{Text: "go"}); err != nil {
 		t.Fatal(err)
 	}
-	evs := c.waitFor(t, t.Context(), "session.ended", func(ev adapters.Event) bool { return ev.Type == schema.EventSessionEnded })
+	evs := c.WaitFor(t, t.Context(), "session.ended", 1, func(ev adapters.Event) bool { return ev.Type == schema.EventSessionEnded })
 	n := len(evs)
 	if evs[n-2].Type != schema.EventError || !evs[n-2].Synthetic {
 		t.Fatalf("no error before the end: %+v", evs[n-2])
@@ -917,10 +877,8 @@ func TestStopIsQuiet(t *testing.T) {
 	if err := s.Stop(t.Context()); err != nil {
 		t.Fatalf("second stop: %v", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.events) != 0 {
-		t.Errorf("events after stop: %+v", c.events)
+	if evs := c.Events(); len(evs) != 0 {
+		t.Errorf("events after stop: %+v", evs)
 	}
 }
 
@@ -937,7 +895,7 @@ while read line; do :; done`
 	if err := s.Send(t.Context(), adapters.Message{Text: "go"}); err != nil {
 		t.Fatal(err)
 	}
-	evs := c.waitTurn(t, t.Context())
+	evs := c.WaitTurns(t, t.Context(), 1)
 	var unparsed []string
 	for _, ev := range evs {
 		if err := schema.PayloadMatches(ev.Type, ev.Data); err != nil {
@@ -1064,7 +1022,7 @@ func TestCredentialFromAnotherAgent(t *testing.T) {
 	if err := s.Send(t.Context(), adapters.Message{Text: "go"}); err != nil {
 		t.Fatal(err)
 	}
-	evs := c.waitFor(t, t.Context(), "agent.unparsed", func(ev adapters.Event) bool { return ev.Type == schema.EventAgentUnparsed })
+	evs := c.WaitFor(t, t.Context(), "agent.unparsed", 1, func(ev adapters.Event) bool { return ev.Type == schema.EventAgentUnparsed })
 	if got := string(evs[len(evs)-1].Raw); !strings.Contains(got, "key=from-opencode") {
 		t.Fatalf("the agent saw %s", got)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/adaptertest"
 	"github.com/agentd-dev/agentd/internal/agentproc"
 	"github.com/agentd-dev/agentd/internal/apierr"
 	"github.com/agentd-dev/agentd/internal/eventlog"
@@ -822,7 +823,7 @@ func TestRealCodex(t *testing.T) {
 			t.Fatal(err)
 		}
 		var text string
-		for _, ev := range c.waitTurn(t, h.ctx) {
+		for _, ev := range c.WaitTurns(t, h.ctx, 1) {
 			if ev.Type == schema.EventItemCompleted {
 				it := ev.Data.(schema.ItemEventData).Item
 				if *it.Role == schema.RoleAssistant && len(it.Content) > 0 {
@@ -839,50 +840,9 @@ func TestRealCodex(t *testing.T) {
 	})
 }
 
-// collector is an Emitter for tests that run the adapter without the engine.
-type collector struct {
-	mu      sync.Mutex
-	events  []adapters.Event
-	changed chan struct{}
-}
-
-func newCollector() *collector { return &collector{changed: make(chan struct{})} }
-
-func (c *collector) Emit(_ context.Context, evs ...adapters.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.events = append(c.events, evs...)
-	close(c.changed)
-	c.changed = make(chan struct{})
-	return nil
-}
-
-// waitFor waits until an event matches and returns every event so far.
-func (c *collector) waitFor(t *testing.T, ctx context.Context, what string, match func(adapters.Event) bool) []adapters.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, waitLong)
-	defer cancel()
-	for {
-		c.mu.Lock()
-		evs := append([]adapters.Event(nil), c.events...)
-		changed := c.changed
-		c.mu.Unlock()
-		for _, ev := range evs {
-			if match(ev) {
-				return evs
-			}
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			t.Fatalf("no %s; got %d events", what, len(evs))
-		}
-	}
-}
-
-func (c *collector) waitTurn(t *testing.T, ctx context.Context) []adapters.Event {
-	return c.waitFor(t, ctx, "turn.ended", func(ev adapters.Event) bool { return ev.Type == schema.EventTurnEnded })
-}
+// newCollector is an Emitter for tests that run the adapter without the
+// engine.
+func newCollector() *adaptertest.Collector { return adaptertest.NewCollector(waitLong) }
 
 // TestStartErrors: a missing binary or directory fails at Start, and a
 // process that dies in the handshake is reported with its stderr.
@@ -1042,7 +1002,7 @@ read l
 read l; echo '{"id":2,"result":{"thread":{"id":"th1"},"model":"m"}}'
 `
 
-func startScripted(t *testing.T, script string, opts ...Option) (*session, *collector) {
+func startScripted(t *testing.T, script string, opts ...Option) (*session, *adaptertest.Collector) {
 	t.Helper()
 	a := New(append([]Option{WithResolver(fakeBinary(t, handshake+script)), WithHome(t.TempDir()), WithGrace(2 * time.Second),
 		WithEnv("OPENAI_API_KEY=k")}, opts...)...)
@@ -1074,7 +1034,7 @@ echo "fatal: the model exploded" >&2; echo "second line" >&2; exit 3`
 	if err := s.Send(t.Context(), adapters.Message{Text: "go"}); err != nil {
 		t.Fatal(err)
 	}
-	evs := c.waitFor(t, t.Context(), "session.ended", func(ev adapters.Event) bool { return ev.Type == schema.EventSessionEnded })
+	evs := c.WaitFor(t, t.Context(), "session.ended", 1, func(ev adapters.Event) bool { return ev.Type == schema.EventSessionEnded })
 	var unparsed []string
 	for _, ev := range evs {
 		if err := schema.PayloadMatches(ev.Type, ev.Data); err != nil {
@@ -1149,9 +1109,7 @@ func TestStopIsQuiet(t *testing.T) {
 	if err := s.Stop(t.Context()); err != nil {
 		t.Fatalf("second stop: %v", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.events) != 0 {
-		t.Errorf("events after stop: %+v", c.events)
+	if evs := c.Events(); len(evs) != 0 {
+		t.Errorf("events after stop: %+v", evs)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/adapters/internal/adaptertest"
 	"github.com/agentd-dev/agentd/internal/fakemodel"
 	"github.com/agentd-dev/agentd/schema"
 )
@@ -35,63 +36,15 @@ func opencodeBin(t *testing.T) string {
 	return bin
 }
 
-// recorder is the engine's side of a session: it keeps every event and
-// wakes waiters.
-type recorder struct {
-	mu     sync.Mutex
-	events []adapters.Event
-	wake   chan struct{}
+// newRecorder is the engine's side of a session: it keeps every event
+// and lets a test wait for them.
+func newRecorder() *adaptertest.Collector {
+	c := adaptertest.NewCollector(wait)
+	c.Describe = skeleton
+	return c
 }
 
-func newRecorder() *recorder { return &recorder{wake: make(chan struct{})} }
-
-func (r *recorder) Emit(_ context.Context, evs ...adapters.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, evs...)
-	close(r.wake)
-	r.wake = make(chan struct{})
-	return nil
-}
-
-func (r *recorder) snapshot() ([]adapters.Event, chan struct{}) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]adapters.Event(nil), r.events...), r.wake
-}
-
-// waitFor waits until n events satisfy pred, and returns all events so far.
-func (r *recorder) waitFor(t *testing.T, what string, n int, pred func(adapters.Event) bool) []adapters.Event {
-	t.Helper()
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	for {
-		evs, wake := r.snapshot()
-		got := 0
-		for _, ev := range evs {
-			if pred(ev) {
-				got++
-			}
-		}
-		if got >= n {
-			return evs
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s; events:\n%s", what, skeleton(evs))
-		}
-	}
-}
-
-func isType(typ schema.EventType) func(adapters.Event) bool {
-	return func(ev adapters.Event) bool { return ev.Type == typ }
-}
-
-func (r *recorder) turns(t *testing.T, n int) []adapters.Event {
-	t.Helper()
-	return r.waitFor(t, fmt.Sprintf("%d turn.ended", n), n, isType(schema.EventTurnEnded))
-}
+var isType = adaptertest.IsType
 
 // fakeScenarios are the scripted model's replies the tests use beyond the
 // built-ins.
@@ -179,7 +132,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startSession(t *testing.T, a *Agent, mode string) (adapters.Session, *recorder, string) {
+func startSession(t *testing.T, a *Agent, mode string) (adapters.Session, *adaptertest.Collector, string) {
 	t.Helper()
 	rec := newRecorder()
 	dir := t.TempDir()
@@ -324,7 +277,7 @@ func TestRealText(t *testing.T) {
 	t.Logf("opencode serve ready in %v", shared.start)
 	s, rec, _ := startSession(t, a, "")
 	send(t, s, "SCN:text Say hello.")
-	evs := rec.turns(t, 1)
+	evs := rec.WaitTurns(t, t.Context(), 1)
 	checkGolden(t, "text", evs)
 }
 
@@ -342,10 +295,10 @@ func hitl(evs []adapters.Event) (rest []adapters.Event, asked []adapters.Event) 
 	return rest, asked
 }
 
-func permissions(t *testing.T, rec *recorder, n int) []schema.PermissionEventData {
+func permissions(t *testing.T, rec *adaptertest.Collector, n int) []schema.PermissionEventData {
 	t.Helper()
 	var out []schema.PermissionEventData
-	for _, ev := range rec.waitFor(t, "permission.requested", n, isType(schema.EventPermissionRequested)) {
+	for _, ev := range rec.WaitFor(t, t.Context(), "permission.requested", n, isType(schema.EventPermissionRequested)) {
 		if d, ok := ev.Data.(schema.PermissionEventData); ok {
 			out = append(out, d)
 		}
@@ -366,7 +319,7 @@ func TestRealThinking(t *testing.T) {
 	t.Parallel()
 	s, rec, _ := startSession(t, sharedAgent(t), "")
 	send(t, s, "SCN:thinking Think, then answer.")
-	checkGolden(t, "thinking", rec.turns(t, 1))
+	checkGolden(t, "thinking", rec.WaitTurns(t, t.Context(), 1))
 }
 
 func TestRealPermissionOnce(t *testing.T) {
@@ -378,7 +331,7 @@ func TestRealPermissionOnce(t *testing.T) {
 		t.Fatalf("permission: %+v", p)
 	}
 	replyPermission(t, s, p.PermissionID, adapters.ReplyOnce)
-	rest, asked := hitl(rec.turns(t, 1))
+	rest, asked := hitl(rec.WaitTurns(t, t.Context(), 1))
 	if len(asked) != 1 {
 		t.Errorf("%d requests, want 1", len(asked))
 	}
@@ -396,7 +349,7 @@ func TestRealPermissionAlways(t *testing.T) {
 	send(t, s, "SCN:two_bash Run two commands.")
 	p := permissions(t, rec, 1)[0]
 	replyPermission(t, s, p.PermissionID, adapters.ReplyAlways)
-	rest, asked := hitl(rec.turns(t, 1))
+	rest, asked := hitl(rec.WaitTurns(t, t.Context(), 1))
 	if len(asked) != 1 {
 		t.Errorf("%d requests, want 1: the second command asked again", len(asked))
 	}
@@ -410,7 +363,7 @@ func TestRealPermissionReject(t *testing.T) {
 	send(t, s, "SCN:tool_bash Run a command.")
 	p := permissions(t, rec, 1)[0]
 	replyPermission(t, s, p.PermissionID, adapters.ReplyReject)
-	rest, _ := hitl(rec.turns(t, 1))
+	rest, _ := hitl(rec.WaitTurns(t, t.Context(), 1))
 	checkGolden(t, "permission_reject", rest)
 	if _, err := os.Stat(filepath.Join(dir, "tool_out.txt")); err == nil {
 		t.Error("the rejected command ran")
@@ -426,7 +379,7 @@ func TestRealBypass(t *testing.T) {
 	t.Parallel()
 	s, rec, dir := startSession(t, sharedAgent(t), "bypass")
 	send(t, s, "SCN:tool_bash Run a command.")
-	rest, asked := hitl(rec.turns(t, 1))
+	rest, asked := hitl(rec.WaitTurns(t, t.Context(), 1))
 	if len(asked) != 0 {
 		t.Errorf("bypass asked: %+v", asked)
 	}
@@ -445,7 +398,7 @@ func TestRealFileEdit(t *testing.T) {
 		t.Fatalf("permission: %+v", p)
 	}
 	replyPermission(t, s, p.PermissionID, adapters.ReplyOnce)
-	rest, _ := hitl(rec.turns(t, 1))
+	rest, _ := hitl(rec.WaitTurns(t, t.Context(), 1))
 	checkGolden(t, "file_edit", rest)
 	if b, err := os.ReadFile(filepath.Join(dir, "hello.txt")); err != nil || string(b) != "hello from fake model" {
 		t.Errorf("hello.txt: %q %v", b, err)
@@ -463,7 +416,7 @@ func TestRealQuestion(t *testing.T) {
 			t.Parallel()
 			s, rec, _ := startSession(t, sharedAgent(t), "")
 			send(t, s, "SCN:ask_question Ask me something.")
-			evs := rec.waitFor(t, "question.requested", 1, isType(schema.EventQuestionRequested))
+			evs := rec.WaitFor(t, t.Context(), "question.requested", 1, isType(schema.EventQuestionRequested))
 			var q schema.QuestionEventData
 			for _, ev := range evs {
 				if ev.Type == schema.EventQuestionRequested {
@@ -485,7 +438,7 @@ func TestRealQuestion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rest, _ := hitl(rec.turns(t, 1))
+			rest, _ := hitl(rec.WaitTurns(t, t.Context(), 1))
 			checkGolden(t, name, rest)
 		})
 	}
@@ -495,7 +448,7 @@ func TestRealError(t *testing.T) {
 	t.Parallel()
 	s, rec, _ := startSession(t, sharedAgent(t), "")
 	send(t, s, "SCN:error401 This will fail.")
-	checkGolden(t, "error401", rec.turns(t, 1))
+	checkGolden(t, "error401", rec.WaitTurns(t, t.Context(), 1))
 }
 
 // TestRealAbort interrupts a turn whose model call stalls, then runs
@@ -504,15 +457,15 @@ func TestRealAbort(t *testing.T) {
 	t.Parallel()
 	s, rec, _ := startSession(t, sharedAgent(t), "")
 	send(t, s, "SCN:stall Start working.")
-	rec.waitFor(t, "the first delta", 1, isType(schema.EventItemDelta))
+	rec.WaitFor(t, t.Context(), "the first delta", 1, isType(schema.EventItemDelta))
 	ctx, cancel := context.WithTimeout(t.Context(), wait)
 	defer cancel()
 	if err := s.(adapters.Interrupter).Interrupt(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rec.turns(t, 1)
+	rec.WaitTurns(t, t.Context(), 1)
 	send(t, s, "SCN:text Now something short.")
-	checkGolden(t, "abort", rec.turns(t, 2))
+	checkGolden(t, "abort", rec.WaitTurns(t, t.Context(), 2))
 }
 
 // TestRealTwoTurns sends the second message while the first turn runs: it
@@ -522,7 +475,7 @@ func TestRealTwoTurns(t *testing.T) {
 	s, rec, _ := startSession(t, sharedAgent(t), "")
 	send(t, s, "SCN:text First turn.")
 	send(t, s, "SCN:text Second turn.")
-	checkGolden(t, "two_turns", rec.turns(t, 2))
+	checkGolden(t, "two_turns", rec.WaitTurns(t, t.Context(), 2))
 }
 
 // TestRealStopOneSession: stopping a session leaves the shared server and
@@ -540,7 +493,7 @@ func TestRealStopOneSession(t *testing.T) {
 	}
 	s, rec, _ := startSession(t, a, "")
 	send(t, s, "SCN:text Still there?")
-	rec.turns(t, 1)
+	rec.WaitTurns(t, t.Context(), 1)
 	if a.ServerPid() != pid {
 		t.Errorf("server pid %d, was %d", a.ServerPid(), pid)
 	}
@@ -555,13 +508,13 @@ func TestRealServerCrash(t *testing.T) {
 	busy, busyRec, _ := startSession(t, a, "")
 	_, idleRec, _ := startSession(t, a, "")
 	send(t, busy, "SCN:stall Start working.")
-	busyRec.waitFor(t, "the first delta", 1, isType(schema.EventItemDelta))
+	busyRec.WaitFor(t, t.Context(), "the first delta", 1, isType(schema.EventItemDelta))
 	pid := a.ServerPid()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	for _, rec := range []*recorder{busyRec, idleRec} {
-		evs := rec.waitFor(t, "session.ended", 1, isType(schema.EventSessionEnded))
+	for _, rec := range []*adaptertest.Collector{busyRec, idleRec} {
+		evs := rec.WaitFor(t, t.Context(), "session.ended", 1, isType(schema.EventSessionEnded))
 		var errEv *schema.ErrorData
 		for _, ev := range evs {
 			if d, ok := ev.Data.(schema.ErrorData); ok {
@@ -574,14 +527,14 @@ func TestRealServerCrash(t *testing.T) {
 			t.Errorf("end of a session on the dead server:\n%s", skeleton(evs))
 		}
 	}
-	ended, _ := busyRec.snapshot()
+	ended := busyRec.Events()
 	checkGolden(t, "crash", ended)
 	if err := busy.Send(t.Context(), adapters.Message{Text: "SCN:text again"}); err == nil {
 		t.Error("a session of the dead server accepted a message")
 	}
 	s, rec, _ := startSession(t, a, "")
 	send(t, s, "SCN:text After the crash.")
-	rec.turns(t, 1)
+	rec.WaitTurns(t, t.Context(), 1)
 	newPid := a.ServerPid()
 	if newPid == pid || newPid == 0 {
 		t.Fatalf("server pid %d after the crash, was %d", newPid, pid)

@@ -64,17 +64,11 @@ func TestDirectory(t *testing.T) {
 }
 
 func TestExitMessage(t *testing.T) {
-	for _, tc := range []struct {
-		code   int
-		signal string
-		want   string
-	}{
-		{1, "", "claude exited unexpectedly with exit code 1"},
-		{-1, "killed", "claude was killed by signal (killed)"},
-	} {
-		if got := ExitMessage("claude", tc.code, tc.signal); got != tc.want {
-			t.Errorf("ExitMessage(%d, %q) = %q, want %q", tc.code, tc.signal, got, tc.want)
-		}
+	if got := ExitMessage("claude", 1, ""); got != "claude exited unexpectedly with exit code 1" {
+		t.Errorf("exit code: %q", got)
+	}
+	if got := ExitMessage("opencode server", -1, "SIGKILL"); got != "opencode server was killed by signal (SIGKILL)" {
+		t.Errorf("signal: %q", got)
 	}
 }
 
