@@ -42,7 +42,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -252,9 +251,9 @@ func (s *session) NativeSessionID() string {
 // Send writes the prompt, or queues it while a turn runs. It returns once
 // the prompt is written or queued.
 func (s *session) Send(_ context.Context, msg adapters.Message) error {
-	text := msg.Prompt()
-	if strings.TrimSpace(text) == "" {
-		return apierr.New(apierr.InvalidRequest, "empty message")
+	text, err := cliagent.Prompt(msg)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	start, err := s.turns.Submit(text)

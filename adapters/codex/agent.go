@@ -635,9 +635,9 @@ func (s *session) turnParams(text string) turnStartParams {
 // Send starts a turn with the prompt, or queues it while a turn runs. It
 // returns once Codex accepted the turn, or the prompt is queued.
 func (s *session) Send(ctx context.Context, msg adapters.Message) error {
-	text := msg.Prompt()
-	if strings.TrimSpace(text) == "" {
-		return apierr.New(apierr.InvalidRequest, "empty message")
+	text, err := cliagent.Prompt(msg)
+	if err != nil {
+		return err
 	}
 	if s.req.AgentMode == "plan" {
 		text = planPrefix + text

@@ -1,6 +1,11 @@
 package cliagent
 
-import "github.com/agentd-dev/agentd/internal/apierr"
+import (
+	"strings"
+
+	"github.com/agentd-dev/agentd/adapters"
+	"github.com/agentd-dev/agentd/internal/apierr"
+)
 
 // Turns decides whether a session takes a prompt now, later or not at all:
 // turns run one at a time, a prompt sent while one runs waits for it, and
@@ -93,4 +98,14 @@ func (t *Turns[P]) Exited(msg string) (stopped bool) {
 	}
 	t.End(apierr.New(apierr.AgentProcessExited, "%s", msg))
 	return false
+}
+
+// Prompt is the text of msg for the agent. A message without any is the
+// client's mistake (InvalidRequest).
+func Prompt(msg adapters.Message) (string, error) {
+	text := msg.Prompt()
+	if strings.TrimSpace(text) == "" {
+		return "", apierr.New(apierr.InvalidRequest, "empty message")
+	}
+	return text, nil
 }

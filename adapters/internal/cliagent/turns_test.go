@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/agentd-dev/agentd/adapters"
 	"github.com/agentd-dev/agentd/internal/apierr"
 )
 
@@ -76,5 +77,16 @@ func TestTurnsStopAndEnd(t *testing.T) {
 				t.Error("a waiting prompt ran after the end")
 			}
 		})
+	}
+}
+
+func TestPrompt(t *testing.T) {
+	if got, err := Prompt(adapters.Message{Text: "hi"}); got != "hi" || err != nil {
+		t.Errorf("Prompt = %q, %v", got, err)
+	}
+	_, err := Prompt(adapters.Message{Text: " \n"})
+	var p *apierr.Error
+	if !errors.As(err, &p) || p.Kind != apierr.InvalidRequest || p.Detail != "invalid request: empty message" {
+		t.Errorf("blank Prompt: %v", err)
 	}
 }
