@@ -74,14 +74,12 @@ func (r *recorder) last() *session {
 }
 
 type harness struct {
+	*adaptertest.Engine
 	t     *testing.T
 	ctx   context.Context
 	fake  *fakemodel.Server
 	base  string
 	home  string
-	work  string
-	log   *eventlog.Log
-	m     *engine.Manager
 	agent *recorder
 }
 
@@ -96,7 +94,7 @@ func newHarness(t *testing.T, opts ...fakemodel.Opt) *harness {
 	bin := claudeBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, home: t.TempDir(), work: t.TempDir()}
+	h := &harness{t: t, ctx: ctx, home: t.TempDir()}
 	h.fake = fakemodel.New(opts...)
 	base, err := h.fake.Start(ctx)
 	if err != nil {
@@ -107,52 +105,8 @@ func newHarness(t *testing.T, opts ...fakemodel.Opt) *harness {
 	h.agent = &recorder{Agent: New(
 		WithResolver(func(context.Context) (string, error) { return bin, nil }),
 		WithHome(h.home), WithEnv(testEnv(base)...), WithGrace(3*time.Second))}
-	h.open([]adapters.Agent{h.agent})
+	h.Engine = adaptertest.NewEngine(t, ctx, []adapters.Agent{h.agent}, "claude", t.TempDir())
 	return h
-}
-
-func (h *harness) open(agents []adapters.Agent) {
-	h.t.Helper()
-	log, err := eventlog.Open(h.ctx, h.t.TempDir(), eventlog.Options{})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	m, err := engine.New(h.ctx, log, agents)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.log, h.m = log, m
-	h.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		m.Shutdown(ctx)
-		log.Close()
-	})
-}
-
-func (h *harness) create(id string, req engine.CreateRequest) *engine.Session {
-	h.t.Helper()
-	if req.Agent == "" {
-		req.Agent = "claude"
-	}
-	if req.Directory == "" {
-		req.Directory = h.work
-	}
-	if _, err := h.m.Create(h.ctx, id, req); err != nil {
-		h.t.Fatal(err)
-	}
-	s, err := h.m.Get(id)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return s
-}
-
-func (h *harness) send(s *engine.Session, text string) {
-	h.t.Helper()
-	if err := s.Send(h.ctx, adapters.Message{Text: text}); err != nil {
-		h.t.Fatalf("send %q: %v", text, err)
-	}
 }
 
 // event is a stored event, decoded.
@@ -205,10 +159,7 @@ func decode(t *testing.T, r eventlog.Record) event {
 
 func (h *harness) events(id string) []event {
 	h.t.Helper()
-	recs, err := h.log.Read(h.ctx, id, 0, 0)
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	recs := h.Records(id)
 	out := make([]event, len(recs))
 	for i, r := range recs {
 		out[i] = decode(h.t, r)
@@ -220,36 +171,7 @@ func (h *harness) events(id string) []event {
 // for it to be recorded.
 func (h *harness) waitFor(id string, from uint64, what string, match func(event) bool) event {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(h.ctx, waitLong)
-	defer cancel()
-	for {
-		changed := h.log.Changed(id)
-		recs, err := h.log.Read(ctx, id, from, 0)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, r := range recs {
-			if e := decode(h.t, r); match(e) {
-				return e
-			}
-			from = r.Seq
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			h.t.Fatalf("no %s after %v; events:\n%s", what, waitLong, h.dump(id))
-		}
-	}
-}
-
-func (h *harness) dump(id string) string {
-	var b strings.Builder
-	recs, _ := h.log.Read(context.Background(), id, 0, 0)
-	for _, r := range recs {
-		b.Write(r.Body)
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return decode(h.t, h.WaitRecord(id, from, waitLong, what, func(r eventlog.Record) bool { return match(decode(h.t, r)) }))
 }
 
 func isType(typ schema.EventType) func(event) bool {
@@ -360,8 +282,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("text", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("text", engine.CreateRequest{})
-		h.send(s, "SCN:text Say hello.")
+		s := h.Create("text", engine.CreateRequest{})
+		h.Send(s, "SCN:text Say hello.")
 		end := h.turnEnded("text", 0)
 		if turnStatus(end) != "completed" {
 			t.Errorf("turn.ended: %s", end.Data)
@@ -400,8 +322,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("thinking", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("think", engine.CreateRequest{})
-		h.send(s, "SCN:thinking Think, then answer.")
+		s := h.Create("think", engine.CreateRequest{})
+		h.Send(s, "SCN:thinking Think, then answer.")
 		h.turnEnded("think", 0)
 		evs := h.events("think")
 		checkItemOrder(t, evs)
@@ -434,8 +356,8 @@ func TestRealClaude(t *testing.T) {
 	// bash runs the tool_bash scenario and answers its permission request.
 	bash := func(t *testing.T, reply adapters.PermissionReply) (*harness, []event) {
 		h := newHarness(t)
-		s := h.create("bash", engine.CreateRequest{})
-		h.send(s, "SCN:tool_bash Run a command.")
+		s := h.Create("bash", engine.CreateRequest{})
+		h.Send(s, "SCN:tool_bash Run a command.")
 		req := h.waitFor("bash", 0, "permission.requested", isType(schema.EventPermissionRequested))
 		if req.perm.Action != "Bash" {
 			t.Errorf("permission %+v", req.perm)
@@ -471,7 +393,7 @@ func TestRealClaude(t *testing.T) {
 		if len(trs) != 1 || trs[0].Content != "hi-from-tool" || trs[0].IsError {
 			t.Errorf("tool results that reached the model: %+v", trs)
 		}
-		if out, err := os.ReadFile(filepath.Join(h.work, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
+		if out, err := os.ReadFile(filepath.Join(h.Directory, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
 			t.Errorf("tool_out.txt in the session directory: %q %v", out, err)
 		}
 		resolved := h.waitFor("bash", 0, "permission.resolved", isType(schema.EventPermissionResolved))
@@ -491,7 +413,7 @@ func TestRealClaude(t *testing.T) {
 		if len(trs) != 1 || !trs[0].IsError || trs[0].Content != denyPermission {
 			t.Errorf("the denial did not reach the model: %+v", trs)
 		}
-		if _, err := os.Stat(filepath.Join(h.work, "tool_out.txt")); err == nil {
+		if _, err := os.Stat(filepath.Join(h.Directory, "tool_out.txt")); err == nil {
 			t.Error("the denied command ran")
 		}
 	})
@@ -500,8 +422,8 @@ func TestRealClaude(t *testing.T) {
 		t.Parallel()
 		h, evs := bash(t, adapters.ReplyAlways)
 		last := evs[len(evs)-1].Sequence
-		s, _ := h.m.Get("bash")
-		h.send(s, "SCN:tool_bash Once more.")
+		s, _ := h.M.Get("bash")
+		h.Send(s, "SCN:tool_bash Once more.")
 		h.turnEnded("bash", last)
 		for _, e := range between(h.events("bash"), last, 1<<62) {
 			if e.Type == schema.EventPermissionRequested {
@@ -516,8 +438,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("file_edit", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("edit", engine.CreateRequest{})
-		h.send(s, "SCN:file_edit Create hello.txt.")
+		s := h.Create("edit", engine.CreateRequest{})
+		h.Send(s, "SCN:file_edit Create hello.txt.")
 		req := h.waitFor("edit", 0, "permission.requested", isType(schema.EventPermissionRequested))
 		if req.perm.Action != "Write" {
 			t.Errorf("permission %+v", req.perm)
@@ -526,7 +448,7 @@ func TestRealClaude(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.turnEnded("edit", req.Sequence)
-		path := filepath.Join(h.work, "hello.txt")
+		path := filepath.Join(h.Directory, "hello.txt")
 		if b, err := os.ReadFile(path); err != nil || string(b) != "hello from fake model" {
 			t.Errorf("hello.txt: %q %v", b, err)
 		}
@@ -540,8 +462,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("ask_question", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("ask", engine.CreateRequest{})
-		h.send(s, "SCN:ask_question Ask me something.")
+		s := h.Create("ask", engine.CreateRequest{})
+		h.Send(s, "SCN:ask_question Ask me something.")
 		q := h.waitFor("ask", 0, "question.requested", isType(schema.EventQuestionRequested))
 		if q.quest.Prompt != "Which colour should the widget be?" || strings.Join(q.quest.Options, ",") != "Red,Blue" {
 			t.Errorf("question %+v", q.quest)
@@ -564,8 +486,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("ask_question_reject", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("ask", engine.CreateRequest{})
-		h.send(s, "SCN:ask_question Ask me something.")
+		s := h.Create("ask", engine.CreateRequest{})
+		h.Send(s, "SCN:ask_question Ask me something.")
 		q := h.waitFor("ask", 0, "question.requested", isType(schema.EventQuestionRequested))
 		if err := s.RejectQuestion(h.ctx, q.quest.QuestionID); err != nil {
 			t.Fatal(err)
@@ -583,8 +505,8 @@ func TestRealClaude(t *testing.T) {
 			{fakemodel.ToolCall("ExitPlanMode", map[string]string{"plan": "1. Write the file."})},
 			{fakemodel.Text(fakemodel.StepDoneText)},
 		}}))
-		s := h.create("plan", engine.CreateRequest{AgentMode: "plan"})
-		h.send(s, "SCN:plan_exit Make a plan.")
+		s := h.Create("plan", engine.CreateRequest{AgentMode: "plan"})
+		h.Send(s, "SCN:plan_exit Make a plan.")
 		q := h.waitFor("plan", 0, "question.requested", isType(schema.EventQuestionRequested))
 		// This CLI version keeps the plan in a file and sends ExitPlanMode
 		// with an empty input, so the prompt has no plan text to show.
@@ -614,8 +536,8 @@ func TestRealClaude(t *testing.T) {
 			}(),
 			fakemodel.Text("Recovered after the error."),
 		}}}))
-		s := h.create("e500", engine.CreateRequest{})
-		h.send(s, "SCN:error500_once This will fail.")
+		s := h.Create("e500", engine.CreateRequest{})
+		h.Send(s, "SCN:error500_once This will fail.")
 		end := h.turnEnded("e500", 0)
 		if turnStatus(end) != "error" {
 			t.Errorf("turn.ended %s", end.Data)
@@ -633,7 +555,7 @@ func TestRealClaude(t *testing.T) {
 			t.Errorf("%d error events", errs)
 		}
 		// The session stays usable.
-		h.send(s, "And now?")
+		h.Send(s, "And now?")
 		end2 := h.turnEnded("e500", end.Sequence)
 		if turnStatus(end2) != "completed" || s.Info().Ended {
 			t.Errorf("turn after the error: %s", end2.Data)
@@ -647,8 +569,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("interrupt", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("int", engine.CreateRequest{})
-		h.send(s, "SCN:slow Write a long answer.")
+		s := h.Create("int", engine.CreateRequest{})
+		h.Send(s, "SCN:slow Write a long answer.")
 		h.waitFor("int", 0, "item.delta", isType(schema.EventItemDelta))
 		if err := h.agent.last().Interrupt(h.ctx); err != nil {
 			t.Fatal(err)
@@ -662,7 +584,7 @@ func TestRealClaude(t *testing.T) {
 				t.Errorf("an interrupt is not an error: %s", e.Data)
 			}
 		}
-		h.send(s, "SCN:text Now something short.")
+		h.Send(s, "SCN:text Now something short.")
 		end2 := h.turnEnded("int", end.Sequence)
 		if turnStatus(end2) != "completed" {
 			t.Errorf("turn after the interrupt %s", end2.Data)
@@ -677,10 +599,10 @@ func TestRealClaude(t *testing.T) {
 	t.Run("two_turns_queued", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("two", engine.CreateRequest{})
+		s := h.Create("two", engine.CreateRequest{})
 		// The second message is sent while the first turn runs: it waits.
-		h.send(s, "SCN:text First turn.")
-		h.send(s, "SCN:text Second turn.")
+		h.Send(s, "SCN:text First turn.")
+		h.Send(s, "SCN:text Second turn.")
 		first := h.turnEnded("two", 0)
 		second := h.turnEnded("two", first.Sequence)
 		evs := h.events("two")
@@ -710,8 +632,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("terminate", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("term", engine.CreateRequest{})
-		h.send(s, "SCN:text Hello.")
+		s := h.Create("term", engine.CreateRequest{})
+		h.Send(s, "SCN:text Hello.")
 		h.turnEnded("term", 0)
 		pgid := h.agent.last().Pid()
 		if groupProcesses(t, pgid) == 0 {
@@ -738,8 +660,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("crash", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("crash", engine.CreateRequest{})
-		h.send(s, "SCN:text Hello.")
+		s := h.Create("crash", engine.CreateRequest{})
+		h.Send(s, "SCN:text Hello.")
 		end := h.turnEnded("crash", 0)
 		pid := h.agent.last().Pid()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -766,8 +688,8 @@ func TestRealClaude(t *testing.T) {
 	t.Run("resume", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("first", engine.CreateRequest{})
-		h.send(s, "SCN:text First.")
+		s := h.Create("first", engine.CreateRequest{})
+		h.Send(s, "SCN:text First.")
 		h.turnEnded("first", 0)
 		native := *s.Info().NativeSessionID
 		if err := s.Terminate(h.ctx); err != nil {
@@ -775,7 +697,7 @@ func TestRealClaude(t *testing.T) {
 		}
 		// A new process continues the native session.
 		c := newCollector()
-		resumed, err := h.agent.Resume(h.ctx, adapters.StartRequest{SessionID: "again", Directory: h.work}, native, c)
+		resumed, err := h.agent.Resume(h.ctx, adapters.StartRequest{SessionID: "again", Directory: h.Directory}, native, c)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -75,13 +75,11 @@ func (r *recorder) last() *session {
 }
 
 type harness struct {
+	*adaptertest.Engine
 	t     *testing.T
 	ctx   context.Context
 	fake  *fakemodel.Server
 	home  string
-	work  string
-	log   *eventlog.Log
-	m     *engine.Manager
 	agent *recorder
 }
 
@@ -104,7 +102,7 @@ func newHarness(t *testing.T, opts ...fakemodel.Opt) *harness {
 	bin := codexBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	h := &harness{t: t, ctx: ctx, home: t.TempDir(), work: t.TempDir()}
+	h := &harness{t: t, ctx: ctx, home: t.TempDir()}
 	h.fake = fakemodel.New(opts...)
 	base, err := h.fake.Start(ctx)
 	if err != nil {
@@ -113,53 +111,13 @@ func newHarness(t *testing.T, opts ...fakemodel.Opt) *harness {
 	t.Cleanup(h.fake.Close)
 	h.agent = &recorder{Agent: New(append(testOptions(base, h.home),
 		WithResolver(func(context.Context) (string, error) { return bin, nil }))...)}
-	log, err := eventlog.Open(ctx, t.TempDir(), eventlog.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := engine.New(ctx, log, []adapters.Agent{h.agent})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.log, h.m = log, m
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		m.Shutdown(ctx)
-		log.Close()
-	})
+	h.Engine = adaptertest.NewEngine(t, ctx, []adapters.Agent{h.agent}, "codex", t.TempDir())
 	return h
-}
-
-func (h *harness) create(id string, req engine.CreateRequest) *engine.Session {
-	h.t.Helper()
-	req.Agent = "codex"
-	if req.Directory == "" {
-		req.Directory = h.work
-	}
-	if _, err := h.m.Create(h.ctx, id, req); err != nil {
-		h.t.Fatal(err)
-	}
-	s, err := h.m.Get(id)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return s
-}
-
-func (h *harness) send(s *engine.Session, text string) {
-	h.t.Helper()
-	if err := s.Send(h.ctx, adapters.Message{Text: text}); err != nil {
-		h.t.Fatalf("send %q: %v", text, err)
-	}
 }
 
 func (h *harness) events(id string) []event {
 	h.t.Helper()
-	recs, err := h.log.Read(h.ctx, id, 0, 0)
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	recs := h.Records(id)
 	out := make([]event, len(recs))
 	for i, r := range recs {
 		out[i] = decode(h.t, r)
@@ -171,36 +129,7 @@ func (h *harness) events(id string) []event {
 // for it to be recorded.
 func (h *harness) waitFor(id string, from uint64, what string, match func(event) bool) event {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(h.ctx, waitLong)
-	defer cancel()
-	for {
-		changed := h.log.Changed(id)
-		recs, err := h.log.Read(ctx, id, from, 0)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		for _, r := range recs {
-			if e := decode(h.t, r); match(e) {
-				return e
-			}
-			from = r.Seq
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			h.t.Fatalf("no %s after %v; events:\n%s", what, waitLong, h.dump(id))
-		}
-	}
-}
-
-func (h *harness) dump(id string) string {
-	var b strings.Builder
-	recs, _ := h.log.Read(context.Background(), id, 0, 0)
-	for _, r := range recs {
-		b.Write(r.Body)
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return decode(h.t, h.WaitRecord(id, from, waitLong, what, func(r eventlog.Record) bool { return match(decode(h.t, r)) }))
 }
 
 func isType(typ schema.EventType) func(event) bool {
@@ -396,11 +325,11 @@ func TestRealCodex(t *testing.T) {
 	t.Run("text_thinking", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("text", engine.CreateRequest{})
+		s := h.Create("text", engine.CreateRequest{})
 		if n := s.Info().NativeSessionID; n == nil || *n == "" {
 			t.Error("no native session id at creation")
 		}
-		h.send(s, "SCN:text Say hello.")
+		h.Send(s, "SCN:text Say hello.")
 		end := h.turnEnded("text", 0)
 		if turnStatus(end) != "completed" {
 			t.Errorf("turn.ended: %s", end.Data)
@@ -415,7 +344,7 @@ func TestRealCodex(t *testing.T) {
 		}
 		writeGolden(t, "text", evs)
 
-		h.send(s, "SCN:thinking Think, then answer.")
+		h.Send(s, "SCN:thinking Think, then answer.")
 		end2 := h.turnEnded("text", end.Sequence)
 		evs = between(h.events("text"), end.Sequence, end2.Sequence)
 		var parts []string
@@ -449,8 +378,8 @@ func TestRealCodex(t *testing.T) {
 	// bash runs the tool_bash scenario and answers its permission request.
 	bash := func(t *testing.T, reply adapters.PermissionReply) (*harness, []event) {
 		h := newHarness(t)
-		s := h.create("bash", engine.CreateRequest{})
-		h.send(s, "SCN:tool_bash Run a command.")
+		s := h.Create("bash", engine.CreateRequest{})
+		h.Send(s, "SCN:tool_bash Run a command.")
 		req := h.waitFor("bash", 0, "permission.requested", isType(schema.EventPermissionRequested))
 		if req.perm.Action != "commandExecution" || !bytes.Contains(req.perm.Metadata, []byte("echo hi-from-tool | tee tool_out.txt")) {
 			t.Errorf("permission %+v %s", req.perm, req.perm.Metadata)
@@ -490,7 +419,7 @@ func TestRealCodex(t *testing.T) {
 		if trs := h.fake.ToolResults(); len(trs) != 1 || !strings.Contains(trs[0].Content, "hi-from-tool") {
 			t.Errorf("tool results that reached the model: %+v", trs)
 		}
-		if out, err := os.ReadFile(filepath.Join(h.work, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
+		if out, err := os.ReadFile(filepath.Join(h.Directory, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
 			t.Errorf("tool_out.txt in the session directory: %q %v", out, err)
 		}
 		writeGolden(t, "tool_bash_once", evs)
@@ -506,7 +435,7 @@ func TestRealCodex(t *testing.T) {
 		if trs := h.fake.ToolResults(); len(trs) != 1 || strings.Contains(trs[0].Content, "hi-from-tool\n") {
 			t.Errorf("tool results that reached the model: %+v", trs)
 		}
-		if _, err := os.Stat(filepath.Join(h.work, "tool_out.txt")); err == nil {
+		if _, err := os.Stat(filepath.Join(h.Directory, "tool_out.txt")); err == nil {
 			t.Error("the declined command ran")
 		}
 		writeGolden(t, "tool_bash_reject", evs)
@@ -516,8 +445,8 @@ func TestRealCodex(t *testing.T) {
 		t.Parallel()
 		h, evs := bash(t, adapters.ReplyAlways)
 		last := evs[len(evs)-1].Sequence
-		s, _ := h.m.Get("bash")
-		h.send(s, "SCN:tool_bash Once more.")
+		s, _ := h.M.Get("bash")
+		h.Send(s, "SCN:tool_bash Once more.")
 		h.turnEnded("bash", last)
 		after := between(h.events("bash"), last, 1<<62)
 		for _, e := range after {
@@ -537,10 +466,10 @@ func TestRealCodex(t *testing.T) {
 
 	fileEdit := func(t *testing.T, reply adapters.PermissionReply) (*harness, []event) {
 		h := newHarness(t)
-		s := h.create("edit", engine.CreateRequest{})
-		h.send(s, "SCN:file_edit Create hello.txt.")
+		s := h.Create("edit", engine.CreateRequest{})
+		h.Send(s, "SCN:file_edit Create hello.txt.")
 		req := h.waitFor("edit", 0, "permission.requested", isType(schema.EventPermissionRequested))
-		if req.perm.Action != "fileChange" || !bytes.Contains(req.perm.Metadata, []byte(filepath.Join(h.work, "hello.txt"))) {
+		if req.perm.Action != "fileChange" || !bytes.Contains(req.perm.Metadata, []byte(filepath.Join(h.Directory, "hello.txt"))) {
 			t.Errorf("permission %+v %s", req.perm, req.perm.Metadata)
 		}
 		if err := s.ReplyPermission(h.ctx, req.perm.PermissionID, reply); err != nil {
@@ -555,7 +484,7 @@ func TestRealCodex(t *testing.T) {
 	t.Run("file_edit_accept", func(t *testing.T) {
 		t.Parallel()
 		h, evs := fileEdit(t, adapters.ReplyOnce)
-		path := filepath.Join(h.work, "hello.txt")
+		path := filepath.Join(h.Directory, "hello.txt")
 		if b, err := os.ReadFile(path); err != nil || string(b) != "hello from fake model\n" {
 			t.Errorf("hello.txt: %q %v", b, err)
 		}
@@ -571,7 +500,7 @@ func TestRealCodex(t *testing.T) {
 	t.Run("file_edit_decline", func(t *testing.T) {
 		t.Parallel()
 		h, evs := fileEdit(t, adapters.ReplyReject)
-		if _, err := os.Stat(filepath.Join(h.work, "hello.txt")); err == nil {
+		if _, err := os.Stat(filepath.Join(h.Directory, "hello.txt")); err == nil {
 			t.Error("the declined change was made")
 		}
 		if results := completedItems(evs, schema.KindToolResult); len(results) != 1 || results[0].Status != schema.StatusFailed {
@@ -585,10 +514,10 @@ func TestRealCodex(t *testing.T) {
 	t.Run("accept_edits", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("ae", engine.CreateRequest{PermissionMode: "acceptEdits"})
-		h.send(s, "SCN:file_edit Create hello.txt.")
+		s := h.Create("ae", engine.CreateRequest{PermissionMode: "acceptEdits"})
+		h.Send(s, "SCN:file_edit Create hello.txt.")
 		h.turnEnded("ae", 0)
-		if b, err := os.ReadFile(filepath.Join(h.work, "hello.txt")); err != nil || string(b) != "hello from fake model\n" {
+		if b, err := os.ReadFile(filepath.Join(h.Directory, "hello.txt")); err != nil || string(b) != "hello from fake model\n" {
 			t.Errorf("hello.txt: %q %v", b, err)
 		}
 		for _, e := range h.events("ae") {
@@ -602,10 +531,10 @@ func TestRealCodex(t *testing.T) {
 	t.Run("bypass", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("by", engine.CreateRequest{PermissionMode: "bypass"})
-		h.send(s, "SCN:tool_bash Run a command.")
+		s := h.Create("by", engine.CreateRequest{PermissionMode: "bypass"})
+		h.Send(s, "SCN:tool_bash Run a command.")
 		h.turnEnded("by", 0)
-		if out, err := os.ReadFile(filepath.Join(h.work, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
+		if out, err := os.ReadFile(filepath.Join(h.Directory, "tool_out.txt")); err != nil || string(out) != "hi-from-tool\n" {
 			t.Errorf("tool_out.txt: %q %v", out, err)
 		}
 		for _, e := range h.events("by") {
@@ -620,13 +549,13 @@ func TestRealCodex(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("err", engine.CreateRequest{})
+		s := h.Create("err", engine.CreateRequest{})
 		var from uint64
 		for _, c := range []struct{ scenario, code, contains string }{
 			{"error500", "internalServerError", ""},
 			{"error401", "httpConnectionFailed", "Incorrect API key provided (fake)."},
 		} {
-			h.send(s, "SCN:"+c.scenario+" This will fail.")
+			h.Send(s, "SCN:"+c.scenario+" This will fail.")
 			end := h.turnEnded("err", from)
 			if turnStatus(end) != "error" {
 				t.Errorf("turn.ended %s", end.Data)
@@ -645,7 +574,7 @@ func TestRealCodex(t *testing.T) {
 			writeGolden(t, c.scenario, evs)
 			from = end.Sequence
 		}
-		h.send(s, "SCN:text And now?")
+		h.Send(s, "SCN:text And now?")
 		end := h.turnEnded("err", from)
 		if turnStatus(end) != "completed" || s.Info().Ended {
 			t.Errorf("turn after the errors: %s", end.Data)
@@ -658,8 +587,8 @@ func TestRealCodex(t *testing.T) {
 		defer close(release)
 		h := newHarness(t, fakemodel.WithScenarios(fakemodel.Scenario{Name: "stall_here", Turns: []fakemodel.Turn{{
 			fakemodel.Text("Working on it"), fakemodel.StallUntil(release)}}}))
-		s := h.create("int", engine.CreateRequest{})
-		h.send(s, "SCN:stall_here Write a long answer.")
+		s := h.Create("int", engine.CreateRequest{})
+		h.Send(s, "SCN:stall_here Write a long answer.")
 		h.waitFor("int", 0, "item.delta", isType(schema.EventItemDelta))
 		if err := h.agent.last().Interrupt(h.ctx); err != nil {
 			t.Fatal(err)
@@ -673,7 +602,7 @@ func TestRealCodex(t *testing.T) {
 				t.Errorf("an interrupt is not an error: %s", e.Data)
 			}
 		}
-		h.send(s, "SCN:text Now something short.")
+		h.Send(s, "SCN:text Now something short.")
 		end2 := h.turnEnded("int", end.Sequence)
 		if turnStatus(end2) != "completed" {
 			t.Errorf("turn after the interrupt %s", end2.Data)
@@ -690,13 +619,13 @@ func TestRealCodex(t *testing.T) {
 	t.Run("ask_question", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("ask", engine.CreateRequest{AgentMode: "plan"})
+		s := h.Create("ask", engine.CreateRequest{AgentMode: "plan"})
 		var from uint64
 		for i, answer := range []func(q event) error{
 			func(q event) error { return s.ReplyQuestion(h.ctx, q.quest.QuestionID, [][]string{{"Red"}}) },
 			func(q event) error { return s.RejectQuestion(h.ctx, q.quest.QuestionID) },
 		} {
-			h.send(s, "SCN:ask_question Ask me something.")
+			h.Send(s, "SCN:ask_question Ask me something.")
 			q := h.waitFor("ask", from, "question.requested", isType(schema.EventQuestionRequested))
 			if q.quest.Prompt != "Which colour should the widget be?" || strings.Join(q.quest.Options, ",") != "Red,Blue" {
 				t.Errorf("question %+v", q.quest)
@@ -734,9 +663,9 @@ func TestRealCodex(t *testing.T) {
 	t.Run("two_turns_queued", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("two", engine.CreateRequest{})
-		h.send(s, "SCN:text First turn.")
-		h.send(s, "SCN:text Second turn.")
+		s := h.Create("two", engine.CreateRequest{})
+		h.Send(s, "SCN:text First turn.")
+		h.Send(s, "SCN:text Second turn.")
 		first := h.turnEnded("two", 0)
 		second := h.turnEnded("two", first.Sequence)
 		evs := h.events("two")
@@ -785,8 +714,8 @@ func TestRealCodex(t *testing.T) {
 	t.Run("resume", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		s := h.create("first", engine.CreateRequest{})
-		h.send(s, "SCN:text First.")
+		s := h.Create("first", engine.CreateRequest{})
+		h.Send(s, "SCN:text First.")
 		h.turnEnded("first", 0)
 		native := *s.Info().NativeSessionID
 		pgid := h.agent.last().Pid()
@@ -811,7 +740,7 @@ func TestRealCodex(t *testing.T) {
 		}
 		// A new process continues the thread.
 		c := newCollector()
-		resumed, err := h.agent.Resume(h.ctx, adapters.StartRequest{SessionID: "again", Directory: h.work}, native, c)
+		resumed, err := h.agent.Resume(h.ctx, adapters.StartRequest{SessionID: "again", Directory: h.Directory}, native, c)
 		if err != nil {
 			t.Fatal(err)
 		}
