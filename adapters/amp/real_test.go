@@ -14,15 +14,7 @@ import (
 // ampBinary finds the real amp ($AGENTD_AMP_BIN, PATH or agentd's npm
 // cache), or skips.
 func ampBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("real amp tests are skipped under -short")
-	}
-	bin, err := DefaultResolver(t.Context())
-	if err != nil {
-		t.Skipf("amp not found (%v): npm install --prefix ~/.cache/agentd/npm @ampcode/cli-linux-x64@0.0.1790142911-g7618fb, or set AGENTD_AMP_BIN", err)
-	}
-	return bin
+	return adaptertest.Binary(t, "amp", "npm install --prefix ~/.cache/agentd/npm @ampcode/cli-linux-x64@0.0.1790142911-g7618fb, or set AGENTD_AMP_BIN", DefaultResolver)
 }
 
 // closedURL is a loopback URL nothing listens on.

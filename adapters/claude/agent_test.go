@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,23 +36,14 @@ import (
 const waitLong = 90 * time.Second
 
 func claudeBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("real claude test: skipped under -short")
-	}
-	bin, err := DefaultResolver(context.Background())
-	if err != nil {
-		t.Skipf("real claude test: binary not found (%v); set AGENTD_CLAUDE_BIN or npm install it under ~/.cache/agentd/npm", err)
-	}
-	return bin
+	return adaptertest.Binary(t, "claude", "set AGENTD_CLAUDE_BIN or npm install it under ~/.cache/agentd/npm", DefaultResolver)
 }
 
 // recorder is the agent the engine sees: the Claude agent, keeping the
 // sessions it starts so a test can reach their process.
 type recorder struct {
 	*Agent
-	mu       sync.Mutex
-	sessions []*session
+	adaptertest.Sessions[*session]
 }
 
 func (r *recorder) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
@@ -61,16 +51,8 @@ func (r *recorder) Start(ctx context.Context, req adapters.StartRequest, emit ad
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sessions = append(r.sessions, s.(*session))
+	r.Add(s.(*session))
 	return s, nil
-}
-
-func (r *recorder) last() *session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sessions[len(r.sessions)-1]
 }
 
 type harness struct {
@@ -366,7 +348,7 @@ func TestRealClaude(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A second answer to the same request is refused.
-		if err := h.agent.last().ReplyPermission(h.ctx, adapters.PermissionRequest{ID: req.perm.PermissionID}, reply); err == nil {
+		if err := h.agent.Last().ReplyPermission(h.ctx, adapters.PermissionRequest{ID: req.perm.PermissionID}, reply); err == nil {
 			t.Error("a second answer to one request was accepted")
 		}
 		end := h.turnEnded("bash", req.Sequence)
@@ -572,7 +554,7 @@ func TestRealClaude(t *testing.T) {
 		s := h.Create("int", engine.CreateRequest{})
 		h.Send(s, "SCN:slow Write a long answer.")
 		h.waitFor("int", 0, "item.delta", isType(schema.EventItemDelta))
-		if err := h.agent.last().Interrupt(h.ctx); err != nil {
+		if err := h.agent.Last().Interrupt(h.ctx); err != nil {
 			t.Fatal(err)
 		}
 		end := h.turnEnded("int", 0)
@@ -591,7 +573,7 @@ func TestRealClaude(t *testing.T) {
 		}
 		checkItemOrder(t, h.events("int"))
 		// Nothing to interrupt now.
-		if err := h.agent.last().Interrupt(h.ctx); err != nil {
+		if err := h.agent.Last().Interrupt(h.ctx); err != nil {
 			t.Errorf("interrupt while idle: %v", err)
 		}
 	})
@@ -624,7 +606,7 @@ func TestRealClaude(t *testing.T) {
 		if len(users) != 1 || users[0] != "SCN:text Second turn." {
 			t.Errorf("user items of the second turn %q", users)
 		}
-		if n := len(h.agent.sessions); n != 1 {
+		if n := h.agent.Len(); n != 1 {
 			t.Errorf("%d processes for one session", n)
 		}
 	})
@@ -635,7 +617,7 @@ func TestRealClaude(t *testing.T) {
 		s := h.Create("term", engine.CreateRequest{})
 		h.Send(s, "SCN:text Hello.")
 		h.turnEnded("term", 0)
-		pgid := h.agent.last().Pid()
+		pgid := h.agent.Last().Pid()
 		if groupProcesses(t, pgid) == 0 {
 			t.Fatal("the claude process is not running")
 		}
@@ -663,7 +645,7 @@ func TestRealClaude(t *testing.T) {
 		s := h.Create("crash", engine.CreateRequest{})
 		h.Send(s, "SCN:text Hello.")
 		end := h.turnEnded("crash", 0)
-		pid := h.agent.last().Pid()
+		pid := h.agent.Last().Pid()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,23 +37,14 @@ import (
 const waitLong = 90 * time.Second
 
 func codexBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("real codex test: skipped under -short")
-	}
-	bin, err := DefaultResolver(context.Background())
-	if err != nil {
-		t.Skipf("real codex test: binary not found (%v); set AGENTD_CODEX_BIN or npm install it under ~/.cache/agentd/npm", err)
-	}
-	return bin
+	return adaptertest.Binary(t, "codex", "set AGENTD_CODEX_BIN or npm install it under ~/.cache/agentd/npm", DefaultResolver)
 }
 
 // recorder is the agent the engine sees: the Codex agent, keeping the
 // sessions it starts so a test can reach their process.
 type recorder struct {
 	*Agent
-	mu       sync.Mutex
-	sessions []*session
+	adaptertest.Sessions[*session]
 }
 
 func (r *recorder) Start(ctx context.Context, req adapters.StartRequest, emit adapters.Emitter) (adapters.Session, error) {
@@ -62,16 +52,8 @@ func (r *recorder) Start(ctx context.Context, req adapters.StartRequest, emit ad
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sessions = append(r.sessions, s.(*session))
+	r.Add(s.(*session))
 	return s, nil
-}
-
-func (r *recorder) last() *session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sessions[len(r.sessions)-1]
 }
 
 type harness struct {
@@ -388,7 +370,7 @@ func TestRealCodex(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A second answer to the same request is refused.
-		if err := h.agent.last().ReplyPermission(h.ctx, adapters.PermissionRequest{ID: req.perm.PermissionID}, reply); err == nil {
+		if err := h.agent.Last().ReplyPermission(h.ctx, adapters.PermissionRequest{ID: req.perm.PermissionID}, reply); err == nil {
 			t.Error("a second answer to one request was accepted")
 		}
 		end := h.turnEnded("bash", req.Sequence)
@@ -590,7 +572,7 @@ func TestRealCodex(t *testing.T) {
 		s := h.Create("int", engine.CreateRequest{})
 		h.Send(s, "SCN:stall_here Write a long answer.")
 		h.waitFor("int", 0, "item.delta", isType(schema.EventItemDelta))
-		if err := h.agent.last().Interrupt(h.ctx); err != nil {
+		if err := h.agent.Last().Interrupt(h.ctx); err != nil {
 			t.Fatal(err)
 		}
 		end := h.turnEnded("int", 0)
@@ -609,7 +591,7 @@ func TestRealCodex(t *testing.T) {
 		}
 		evs := h.events("int")
 		checkItemOrder(t, evs)
-		if err := h.agent.last().Interrupt(h.ctx); err != nil {
+		if err := h.agent.Last().Interrupt(h.ctx); err != nil {
 			t.Errorf("interrupt while idle: %v", err)
 		}
 		writeGolden(t, "interrupt", evs)
@@ -680,14 +662,14 @@ func TestRealCodex(t *testing.T) {
 		if u := userText(after); len(u) != 1 || u[0] != "SCN:text Second turn." {
 			t.Errorf("user items of the second turn %q", u)
 		}
-		if n := len(h.agent.sessions); n != 1 {
+		if n := h.agent.Len(); n != 1 {
 			t.Errorf("%d processes for one session", n)
 		}
 		writeGolden(t, "two_turns", evs)
 
 		// The process dies: the session ends with a clear error, no
 		// process of its group is left, and nothing can be sent.
-		pid := h.agent.last().Pid()
+		pid := h.agent.Last().Pid()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -718,7 +700,7 @@ func TestRealCodex(t *testing.T) {
 		h.Send(s, "SCN:text First.")
 		h.turnEnded("first", 0)
 		native := *s.Info().NativeSessionID
-		pgid := h.agent.last().Pid()
+		pgid := h.agent.Last().Pid()
 		if groupProcesses(t, pgid) == 0 {
 			t.Fatal("the codex process is not running")
 		}

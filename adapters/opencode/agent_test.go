@@ -25,15 +25,7 @@ const wait = 3 * time.Minute
 
 // opencodeBin finds the real binary or skips the test.
 func opencodeBin(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("real-agent test: skipped under -short")
-	}
-	bin, err := DefaultResolver(t.Context())
-	if err != nil {
-		t.Skipf("real-agent test: opencode not found (%v); run .ci/agents.sh or set AGENTD_OPENCODE_BIN", err)
-	}
-	return bin
+	return adaptertest.Binary(t, "opencode", "run .ci/agents.sh or set AGENTD_OPENCODE_BIN", DefaultResolver)
 }
 
 // newRecorder is the engine's side of a session: it keeps every event
