@@ -150,6 +150,10 @@ type part struct {
 	streamed            strings.Builder
 	final               string
 	done                bool
+	// late: a text part that came after its message was completed (on a
+	// loaded machine OpenCode does not always publish in order); it is an
+	// item of its own, so that nothing it says is lost.
+	late bool
 }
 
 type toolCall struct {
@@ -553,7 +557,7 @@ func (t *Translator) finishText(p *part) []adapters.Event {
 }
 
 func (p *part) deltaTarget() string {
-	if p.kind == "reasoning" {
+	if p.kind == "reasoning" || p.late {
 		return p.id
 	}
 	return p.messageID
@@ -603,7 +607,16 @@ func (t *Translator) partFor(np *nativePart) (*part, []adapters.Event) {
 	}
 	m, evs := t.openMessage(np.MessageID)
 	if m == nil {
-		return nil, nil // a late part of a finished message
+		if t.finished[np.MessageID] || t.messages[np.MessageID] == nil {
+			return nil, nil // a part of an earlier turn's message
+		}
+		p := &part{id: np.ID, kind: np.Type, messageID: np.MessageID, late: np.Type == "text"}
+		t.parts[np.ID] = p
+		if p.late {
+			evs = append(evs, t.itemEvent(schema.EventItemStarted,
+				newItem(np.ID, np.MessageID, schema.KindMessage, schema.RoleAssistant, schema.StatusInProgress)))
+		}
+		return p, evs
 	}
 	p := &part{id: np.ID, kind: np.Type, messageID: np.MessageID}
 	t.parts[np.ID] = p
@@ -619,7 +632,20 @@ func (t *Translator) textPart(np *nativePart) []adapters.Event {
 		return evs
 	}
 	p.final = np.Text
-	return append(evs, t.finishText(p)...)
+	evs = append(evs, t.finishText(p)...)
+	if p.late {
+		evs = append(evs, t.lateTextCompleted(p))
+	}
+	return evs
+}
+
+func (t *Translator) lateTextCompleted(p *part) adapters.Event {
+	var content []schema.ContentPart
+	if p.final != "" {
+		content = append(content, schema.TextPart(p.final))
+	}
+	return t.itemEvent(schema.EventItemCompleted, newItem(p.id, p.messageID, schema.KindMessage, schema.RoleAssistant,
+		schema.StatusCompleted, content...))
 }
 
 func (t *Translator) reasoningPart(np *nativePart) []adapters.Event {
@@ -868,9 +894,14 @@ func (t *Translator) closeAll() []adapters.Event {
 	}
 	for _, id := range sortedKeys(t.parts) {
 		p := t.parts[id]
-		if p.kind == "reasoning" && !p.done {
+		switch {
+		case p.done:
+		case p.kind == "reasoning":
 			evs = append(evs, t.finishText(p)...)
 			evs = append(evs, t.reasoningCompleted(p))
+		case p.late:
+			evs = append(evs, t.finishText(p)...)
+			evs = append(evs, t.lateTextCompleted(p))
 		}
 	}
 	for _, id := range sortedKeys(t.tools) {

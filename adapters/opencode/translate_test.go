@@ -331,6 +331,48 @@ func TestTranslateCases(t *testing.T) {
 	}
 }
 
+// TestLateTextPart: a text part OpenCode publishes after its message was
+// completed (seen on a loaded machine) is an item of its own, with its
+// deltas and its final text, rather than lost.
+func TestLateTextPart(t *testing.T) {
+	const s = "ses_1"
+	tr := NewTranslator(s)
+	var evs []adapters.Event
+	for _, e := range []string{
+		`{"type":"session.status","properties":{"sessionID":"ses_1","status":{"type":"busy"}}}`,
+		`{"type":"message.updated","properties":{"info":{"id":"msg_1","role":"assistant","sessionID":"ses_1","time":{"created":1,"completed":2}}}}`,
+		`{"type":"message.part.updated","properties":{"sessionID":"ses_1","part":{"id":"p1","messageID":"msg_1","sessionID":"ses_1","type":"text","text":"","time":{"start":1}}}}`,
+		`{"type":"message.part.delta","properties":{"sessionID":"ses_1","messageID":"msg_1","partID":"p1","field":"text","delta":"Step 1 "}}`,
+		`{"type":"message.part.updated","properties":{"sessionID":"ses_1","part":{"id":"p1","messageID":"msg_1","sessionID":"ses_1","type":"text","text":"Step 1 done.","time":{"start":1,"end":3}}}}`,
+		`{"type":"session.idle","properties":{"sessionID":"ses_1"}}`,
+	} {
+		for _, ev := range tr.Event([]byte(e)) {
+			checkEvent(t, ev, []byte(e), s)
+			evs = append(evs, ev)
+		}
+	}
+	var got []string
+	for _, ev := range evs {
+		line := string(ev.Type)
+		switch d := ev.Data.(type) {
+		case schema.ItemEventData:
+			line += " " + *d.Item.NativeItemID + " " + string(d.Item.Status)
+			for _, c := range d.Item.Content {
+				line += " " + strconv.Quote(c.Text)
+			}
+		case schema.ItemDeltaData:
+			line += " " + strconv.Quote(d.Delta)
+		}
+		got = append(got, line)
+	}
+	want := []string{"turn.started", "item.started msg_1 in_progress", "item.completed msg_1 completed",
+		"item.started p1 in_progress", `item.delta "Step 1 "`, `item.delta "done."`, `item.completed p1 completed "Step 1 done."`,
+		"turn.ended"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func typeNames(ts []schema.EventType) []string {
 	out := make([]string, len(ts))
 	for i, t := range ts {
