@@ -489,7 +489,12 @@ func (t *Translator) messageUpdated(info *messageInfo) []adapters.Event {
 			t.turn.interrupted = true
 		} else {
 			failed = true
-			t.turn.failed = true
+			if !t.turn.failed {
+				// OpenCode usually reports the error (session.error) before
+				// the failed message, but not always: the error comes first
+				// either way, and the session.error that follows repeats it.
+				evs = append(evs, t.sessionError(info.Error)...)
+			}
 		}
 	}
 	if set(info.Time.Completed) || set(info.Error) {
@@ -830,7 +835,6 @@ func (t *Translator) sessionError(raw json.RawMessage) []adapters.Event {
 		return t.activity()
 	}
 	evs := t.activity()
-	t.turn.failed = true
 	msg := ne.Data.Message
 	if msg == "" {
 		msg = ne.Name
@@ -838,6 +842,10 @@ func (t *Translator) sessionError(raw json.RawMessage) []adapters.Event {
 	if msg == "" {
 		msg = "OpenCode reported a session error"
 	}
+	if t.turn.failed && t.turn.errorText == msg {
+		return evs // already reported from the failed message
+	}
+	t.turn.failed = true
 	t.turn.errorText = msg
 	code := ne.Name
 	var codePtr *string

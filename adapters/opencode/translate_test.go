@@ -310,6 +310,13 @@ func TestTranslateCases(t *testing.T) {
 			`{"type":"session.idle","properties":{"sessionID":"ses_1"}}`,
 		}, []schema.EventType{schema.EventTurnStarted, schema.EventItemStarted, schema.EventItemStarted,
 			schema.EventItemCompleted, schema.EventItemCompleted, schema.EventTurnEnded}},
+		{"failed message before its session.error: one error, first", []string{
+			`{"type":"session.status","properties":{"sessionID":"ses_1","status":{"type":"busy"}}}`,
+			`{"type":"message.updated","properties":{"info":{"id":"msg_1","role":"assistant","sessionID":"ses_1","time":{"created":1},"error":{"name":"APIError","data":{"message":"bad key"}}}}}`,
+			`{"type":"session.error","properties":{"sessionID":"ses_1","error":{"name":"APIError","data":{"message":"bad key"}}}}`,
+			`{"type":"session.idle","properties":{"sessionID":"ses_1"}}`,
+		}, []schema.EventType{schema.EventTurnStarted, schema.EventItemStarted, schema.EventError, schema.EventItemCompleted,
+			schema.EventTurnEnded}},
 		{"unknown part type", []string{
 			`{"type":"message.part.updated","properties":{"sessionID":"ses_1","part":{"id":"p1","messageID":"msg_1","sessionID":"ses_1","type":"hologram"}}}`,
 		}, []schema.EventType{schema.EventAgentUnparsed}},
