@@ -42,7 +42,9 @@ func updating() bool {
 }
 
 // waitLong bounds every wait of a test: requests, streams and replies.
-const waitLong = 30 * time.Second
+// TestStuckSubscriber moves 10 MB of events and takes about 15 s under
+// -race on 2 cores even alone; a full parallel run needs the margin.
+const waitLong = 90 * time.Second
 
 // testCtx is a deadline-bound child of the test's context.
 func testCtx(t testing.TB) context.Context {
