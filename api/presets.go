@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/agentd-dev/agentd/internal/presets"
+	"github.com/agentd-dev/agentd/internal/session"
 )
 
 // PresetInfo is one preset as GET /v1/presets lists it.
@@ -22,6 +23,7 @@ type PresetInfo struct {
 	AllowedTools    []string                   `json:"allowedTools,omitempty"`
 	DisallowedTools []string                   `json:"disallowedTools,omitempty"`
 	MCP             map[string]McpServerConfig `json:"mcp,omitempty" doc:"env and header values other than ${env:NAME} references are shown as [REDACTED]"`
+	Budget          *session.Budget            `json:"budget,omitempty"`
 }
 
 type PresetListResponse struct {
@@ -45,7 +47,8 @@ func (s *server) registerPresets(a huma.API) {
 
 func presetInfo(name string, p presets.Preset) PresetInfo {
 	info := PresetInfo{Name: name, Agent: p.Agent, Model: p.Model, AgentMode: p.AgentMode, PermissionMode: p.PermissionMode,
-		Directory: p.Directory, SystemPrompt: p.SystemPrompt, AllowedTools: p.AllowedTools, DisallowedTools: p.DisallowedTools}
+		Directory: p.Directory, SystemPrompt: p.SystemPrompt, AllowedTools: p.AllowedTools, DisallowedTools: p.DisallowedTools,
+		Budget: p.Budget}
 	for k, raw := range p.MCP {
 		if info.MCP == nil {
 			info.MCP = map[string]McpServerConfig{}

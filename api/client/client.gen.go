@@ -1366,6 +1366,7 @@ type PresetInfo struct {
 	Agent           *string   `json:"agent,omitempty"`
 	AgentMode       *string   `json:"agentMode,omitempty"`
 	AllowedTools    *[]string `json:"allowedTools,omitempty"`
+	Budget          *Budget   `json:"budget,omitempty"`
 	Directory       *string   `json:"directory,omitempty"`
 	DisallowedTools *[]string `json:"disallowedTools,omitempty"`
 

@@ -28,6 +28,7 @@ type Preset struct {
 	AllowedTools    []string                   `json:"allowedTools,omitempty"`
 	DisallowedTools []string                   `json:"disallowedTools,omitempty"`
 	MCP             map[string]json.RawMessage `json:"mcp,omitempty"`
+	Budget          *session.Budget            `json:"budget,omitempty"`
 }
 
 // Set is the presets of one file, by name.
@@ -79,6 +80,9 @@ func Parse(b []byte) (*Set, error) {
 // check parses the MCP servers with every secret reference taken as set:
 // references are resolved when a session starts, from the environment then.
 func (p Preset) check() error {
+	if p.Budget != nil && p.Budget.MaxTokens < 0 {
+		return fmt.Errorf("budget.maxTokens must not be negative")
+	}
 	if len(p.MCP) == 0 {
 		return nil
 	}
@@ -137,6 +141,9 @@ func (s *Set) Fill(req *session.CreateRequest) error {
 	}
 	if req.DisallowedTools == nil {
 		req.DisallowedTools = p.DisallowedTools
+	}
+	if req.Budget == nil {
+		req.Budget = p.Budget
 	}
 	mcp, err := mergeMCP(p.MCP, req.MCP)
 	if err != nil {

@@ -17,7 +17,7 @@ const doc = `{"presets": {
 		"systemPrompt": "Review only.", "allowedTools": ["Read"], "disallowedTools": ["Bash"],
 		"mcp": {"docs": {"type": "local", "command": "docs-mcp", "env": {"TOKEN": "${env:DOCS_TOKEN}", "RAW": "hunter2"}},
 		        "web": {"type": "remote", "url": "https://h/mcp", "headers": {"Authorization": "Bearer ${env:T}"}}}},
-	"any": {"systemPrompt": "Be brief."}
+	"any": {"systemPrompt": "Be brief.", "budget": {"maxTokens": 5000}}
 }}`
 
 func TestParseErrors(t *testing.T) {
@@ -28,6 +28,7 @@ func TestParseErrors(t *testing.T) {
 		"empty name":    `{"presets": {" ": {}}}`,
 		"bad mcp":       `{"presets": {"a": {"mcp": {"d": {"type": "local"}}}}}`,
 		"bad mcp type":  `{"presets": {"a": {"mcp": {"d": {"type": "pipe", "command": "x"}}}}}`,
+		"bad budget":    `{"presets": {"a": {"budget": {"maxTokens": -1}}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Parse([]byte(in)); err == nil {
@@ -78,7 +79,9 @@ func TestFill(t *testing.T) {
 			MCP: json.RawMessage(`{"docs":{"type":"local","command":"docs-mcp","env":{"TOKEN":"${env:DOCS_TOKEN}","RAW":"hunter2"}},` +
 				`"web":{"type":"local","command":"mine"}}`)}, ""},
 		{"any agent", session.CreateRequest{Agent: "codex", Preset: "any"},
-			session.CreateRequest{Agent: "codex", Preset: "any", SystemPrompt: "Be brief."}, ""},
+			session.CreateRequest{Agent: "codex", Preset: "any", SystemPrompt: "Be brief.", Budget: &session.Budget{MaxTokens: 5000}}, ""},
+		{"inline budget wins", session.CreateRequest{Agent: "codex", Preset: "any", Budget: &session.Budget{MaxTokens: 10}},
+			session.CreateRequest{Agent: "codex", Preset: "any", SystemPrompt: "Be brief.", Budget: &session.Budget{MaxTokens: 10}}, ""},
 		{"unknown preset", session.CreateRequest{Agent: "claude", Preset: "nope"}, session.CreateRequest{}, `unknown preset "nope"`},
 		{"other agent", session.CreateRequest{Agent: "codex", Preset: "review"}, session.CreateRequest{}, `preset "review" is for agent claude, not codex`},
 	}

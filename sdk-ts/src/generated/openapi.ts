@@ -1335,6 +1335,7 @@ export interface components {
             agent?: string;
             agentMode?: string;
             allowedTools?: string[] | null;
+            budget?: components["schemas"]["Budget"];
             directory?: string;
             disallowedTools?: string[] | null;
             /** @description env and header values other than ${env:NAME} references are shown as [REDACTED] */
