@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -64,7 +63,7 @@ func (m *Metrics) Observe(agent string, typ schema.EventType, data any) {
 	case schema.EventTurnEnded:
 		m.turns.Inc(agent)
 		if d, ok := payload[schema.TurnEventData](data); ok {
-			m.turnTokens(agent, d.Metadata)
+			m.turnTokens(agent, d.Usage)
 		}
 	case schema.EventError:
 		code := "none"
@@ -89,35 +88,18 @@ func payload[T any](data any) (T, bool) {
 	return zero, false
 }
 
-// turnUsage is the usage in a turn.ended's metadata, under the names the
-// adapters use (Claude's and Codex's differ for cache and reasoning).
-type turnUsage struct {
-	Usage struct {
-		InputTokens              int64 `json:"inputTokens"`
-		OutputTokens             int64 `json:"outputTokens"`
-		CacheReadInputTokens     int64 `json:"cacheReadInputTokens"`
-		CachedInputTokens        int64 `json:"cachedInputTokens"`
-		CacheCreationInputTokens int64 `json:"cacheCreationInputTokens"`
-		CacheWriteInputTokens    int64 `json:"cacheWriteInputTokens"`
-		ThinkingTokens           int64 `json:"thinkingTokens"`
-		ReasoningOutputTokens    int64 `json:"reasoningOutputTokens"`
-	} `json:"usage"`
-}
-
-func (m *Metrics) turnTokens(agent string, meta schema.RawJSON) {
-	if len(meta) == 0 {
+// turnTokens counts a turn's normalised usage (turn.ended's usage, the
+// same for every agent; reasoning is a part of output, counted again as
+// its own kind).
+func (m *Metrics) turnTokens(agent string, u *schema.Usage) {
+	if u == nil {
 		return
 	}
-	var t turnUsage
-	if json.Unmarshal(meta, &t) != nil {
-		return
-	}
-	u := t.Usage
 	m.AddTokens(agent, "input", u.InputTokens)
 	m.AddTokens(agent, "output", u.OutputTokens)
-	m.AddTokens(agent, "cache_read", u.CacheReadInputTokens+u.CachedInputTokens)
-	m.AddTokens(agent, "cache_write", u.CacheCreationInputTokens+u.CacheWriteInputTokens)
-	m.AddTokens(agent, "reasoning", u.ThinkingTokens+u.ReasoningOutputTokens)
+	m.AddTokens(agent, "cache_read", u.CacheReadTokens)
+	m.AddTokens(agent, "cache_write", u.CacheWriteTokens)
+	m.AddTokens(agent, "reasoning", u.ReasoningTokens)
 }
 
 // AddTokens counts n tokens of a kind (input, output, cache_read,

@@ -150,11 +150,11 @@ func feed(m *Metrics) {
 	m.Observe("claude", schema.EventSessionStarted, nil)
 	m.Observe("claude", schema.EventTurnStarted, schema.TurnEventData{Phase: schema.PhaseStarted})
 	m.Observe("claude", schema.EventTurnEnded, schema.TurnEventData{Phase: schema.PhaseEnded,
-		Metadata: schema.RawJSON(`{"status":"completed","usage":{"inputTokens":100,"outputTokens":20,"cacheReadInputTokens":40,"cacheCreationInputTokens":5,"thinkingTokens":3}}`)})
+		Usage: &schema.Usage{InputTokens: 100, OutputTokens: 20, CacheReadTokens: 40, CacheWriteTokens: 5, ReasoningTokens: 3}})
 	m.Observe("claude", schema.EventSessionEnded, schema.SessionEndedData{Reason: schema.EndCompleted})
 	m.Observe("codex", schema.EventSessionStarted, nil)
 	m.Observe("codex", schema.EventTurnEnded, &schema.TurnEventData{Phase: schema.PhaseEnded,
-		Metadata: schema.RawJSON(`{"usage":{"inputTokens":60,"cachedInputTokens":40,"outputTokens":20,"reasoningOutputTokens":7}}`)})
+		Usage: &schema.Usage{InputTokens: 20, CacheReadTokens: 40, OutputTokens: 20, ReasoningTokens: 7}})
 	m.Observe("codex", schema.EventError, schema.ErrorData{Message: "boom", Code: ptr("process_exit")})
 	m.Observe("codex", schema.EventError, &schema.ErrorData{Message: "quiet"})
 	m.Observe("codex", schema.EventSessionEnded, &schema.SessionEndedData{Reason: schema.EndError})
